@@ -73,7 +73,7 @@ describe('encodeNifti1 (read back by nifti-reader-js, an independent reader)', (
     ];
     const data = new Float32Array(3 * 4 * 5).map((_, i) => i * 0.5 - 3);
     const bytes = encodeNifti1(data, [3, 4, 5], affine);
-    const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+    const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     expect(nifti.isNIFTI1(buf)).toBe(true);
     const hdr = nifti.readHeader(buf) as nifti.NIFTI1;
     expect(hdr.dims.slice(0, 4)).toEqual([3, 3, 4, 5]);
@@ -92,7 +92,7 @@ describe('encodeNifti1 (read back by nifti-reader-js, an independent reader)', (
   it('encodes uint8 4D volumes and rejects a dims/data mismatch', () => {
     const eye = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];
     const bytes = encodeNifti1(new Uint8Array(24).fill(7), [2, 3, 2, 2], eye);
-    const buf = bytes.buffer.slice(0);
+    const buf = bytes.buffer.slice(0) as ArrayBuffer;
     const hdr = nifti.readHeader(buf)!;
     expect(hdr.dims.slice(0, 5)).toEqual([4, 2, 3, 2, 2]);
     expect(hdr.datatypeCode).toBe(2);
