@@ -111,14 +111,14 @@ export function makePhantom(opts: PhantomOptions = {}): Phantom {
             label = 1;
             v = r > 0.62 * 0.62 ? I.greyMatter : I.whiteMatter;
             // lateral ventricles: two elongated ellipsoids either side of the midline
-            const vl = ell(x, y, z, -0.16 * ax, 0.06 * ay, 0.1 * az, 0.09 * ax, 0.3 * ay, 0.18 * az);
-            const vr = ell(x, y, z, 0.16 * ax, 0.06 * ay, 0.1 * az, 0.09 * ax, 0.3 * ay, 0.18 * az);
+            const vl = ell(x, y, z, -0.19 * ax, 0.06 * ay, 0.1 * az, 0.13 * ax, 0.32 * ay, 0.2 * az);
+            const vr = ell(x, y, z, 0.19 * ax, 0.06 * ay, 0.1 * az, 0.13 * ax, 0.32 * ay, 0.2 * az);
             if (vl <= 1 || vr <= 1) {
               label = 2;
               v = I.ventricles;
             }
             // one round lesion in the right posterior quadrant
-            const rl = Math.min(ax, ay, az) * 0.2;
+            const rl = Math.min(ax, ay, az) * 0.24;
             if (ell(x, y, z, 0.42 * ax, -0.34 * ay, 0.22 * az, rl, rl, rl) <= 1) {
               label = 3;
               v = I.lesion;
