@@ -1,0 +1,309 @@
+// Sliding-window inference exactly as nnU-Net v2 does it:
+//   nnU-Net: inference/sliding_window_prediction.py (compute_gaussian, compute_steps_for_sliding_window)
+//   nnU-Net: inference/predict_from_raw_data.py (predict_sliding_window_return_logits,
+//            _internal_get_sliding_window_slicers, _internal_maybe_mirror_and_predict,
+//            predict_logits_from_preprocessed_data — fold averaging)
+//   acvl_utils: cropping_and_padding/padding.py (pad_nd_image: diff//2 low, rest high, constant 0)
+// Differences on purpose: logits and weights are accumulated in float32 (nnU-Net uses float16 on its
+// results device) and the Gaussian is kept in float32 (nnU-Net casts it to float16).
+import { SegStudioError, throwIfCancelled } from '../errors.ts';
+import type { CancelSignal, ProgressFn } from '../types.ts';
+import type { NetworkRunner } from './runner.ts';
+
+/** numpy's np.round: round half to even. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * Tile start positions per axis (nnU-Net compute_steps_for_sliding_window): n = ceil((size − patch) /
+ * (patch · step)) + 1 steps, spread evenly from 0 to size − patch, rounded half-to-even.
+ */
+export function computeSteps(imageSize: readonly number[], patchSize: readonly number[], stepSize: number): number[][] {
+  if (!(stepSize > 0 && stepSize <= 1)) throw new SegStudioError('inference', `step size must be in (0, 1], got ${stepSize}`);
+  if (imageSize.length !== patchSize.length) throw new SegStudioError('inference', `image size [${imageSize}] and patch size [${patchSize}] differ in rank`);
+  return patchSize.map((p, d) => {
+    const size = imageSize[d];
+    if (size < p) throw new SegStudioError('inference', `image size ${size} smaller than patch ${p} on axis ${d} (pad first)`);
+    const n = Math.ceil((size - p) / (p * stepSize)) + 1;
+    const maxStep = size - p;
+    const actual = n > 1 ? maxStep / (n - 1) : 0;
+    return Array.from({ length: n }, (_, i) => roundHalfEven(actual * i));
+  });
+}
+
+/** scipy.ndimage's 1-D Gaussian kernel (order 0): radius int(truncate·σ + 0.5), normalised to sum 1. */
+function gaussianKernel1d(sigma: number, truncate = 4.0): Float64Array {
+  const radius = Math.floor(truncate * sigma + 0.5);
+  const k = new Float64Array(2 * radius + 1);
+  let sum = 0;
+  for (let i = -radius; i <= radius; i++) {
+    const v = Math.exp((-0.5 / (sigma * sigma)) * i * i);
+    k[i + radius] = v;
+    sum += v;
+  }
+  for (let i = 0; i < k.length; i++) k[i] /= sum;
+  return k;
+}
+
+/**
+ * nnU-Net's importance map (compute_gaussian): a delta at patch//2 blurred by
+ * scipy gaussian_filter(σ = patch·sigmaScale, mode 'constant', truncate 4), scaled so its maximum is
+ * `valueScaling`, zeros replaced by the smallest non-zero value. The blur of a delta is separable, so
+ * the map is the outer product of 1-D kernels (same values as filtering the delta axis by axis).
+ */
+export function gaussianImportanceMap(patchSize: readonly number[], sigmaScale = 1 / 8, valueScaling = 10): Float32Array {
+  const profiles = patchSize.map((p) => {
+    const sigma = p * sigmaScale;
+    const k = gaussianKernel1d(sigma);
+    const r = (k.length - 1) / 2;
+    const c = Math.floor(p / 2);
+    const prof = new Float64Array(p);
+    for (let i = 0; i < p; i++) {
+      const o = i - c;
+      prof[i] = Math.abs(o) <= r ? k[o + r] : 0;
+    }
+    return prof;
+  });
+  const n = patchSize.reduce((a, b) => a * b, 1);
+  const out64 = new Float64Array(n);
+  let max = 0;
+  for (let i = 0; i < n; i++) {
+    let rem = i;
+    let v = 1;
+    for (let d = patchSize.length - 1; d >= 0; d--) {
+      const idx = rem % patchSize[d];
+      rem = (rem - idx) / patchSize[d];
+      v *= profiles[d][idx];
+    }
+    out64[i] = v;
+    if (v > max) max = v;
+  }
+  const out = new Float32Array(n);
+  let minNonZero = Infinity;
+  for (let i = 0; i < n; i++) {
+    out[i] = (out64[i] / max) * valueScaling;
+    if (out[i] !== 0 && out[i] < minNonZero) minNonZero = out[i];
+  }
+  for (let i = 0; i < n; i++) if (out[i] === 0) out[i] = minNonZero;
+  return out;
+}
+
+/** Every non-empty combination of the mirror axes, in itertools.combinations order (1-axis first). */
+export function mirrorCombinations(axes: readonly number[]): number[][] {
+  const out: number[][] = [];
+  const rec = (start: number, size: number, cur: number[]) => {
+    if (cur.length === size) {
+      out.push([...cur]);
+      return;
+    }
+    for (let i = start; i < axes.length; i++) {
+      cur.push(axes[i]);
+      rec(i + 1, size, cur);
+      cur.pop();
+    }
+  };
+  for (let s = 1; s <= axes.length; s++) rec(0, s, []);
+  return out;
+}
+
+/** Flips a [C, t0, t1, t2] array along the given spatial axes (0..2) into dst. */
+export function flip3(src: Float32Array, dst: Float32Array, channels: number, t: readonly number[], axes: readonly number[]): void {
+  const [t0, t1, t2] = t;
+  const f0 = axes.includes(0);
+  const f1 = axes.includes(1);
+  const f2 = axes.includes(2);
+  const vol = t0 * t1 * t2;
+  for (let c = 0; c < channels; c++) {
+    const base = c * vol;
+    for (let z = 0; z < t0; z++) {
+      const sz = f0 ? t0 - 1 - z : z;
+      for (let y = 0; y < t1; y++) {
+        const sy = f1 ? t1 - 1 - y : y;
+        const so = base + (sz * t1 + sy) * t2;
+        const dOff = base + (z * t1 + y) * t2;
+        if (f2) for (let x = 0; x < t2; x++) dst[dOff + x] = src[so + t2 - 1 - x];
+        else dst.set(src.subarray(so, so + t2), dOff);
+      }
+    }
+  }
+}
+
+export interface SlidingWindowOptions {
+  /** the network's patch size: 3 entries (3D net) or 2 (2D net, run slice by slice over axis 0) */
+  patchSize: readonly number[];
+  /** tile step as a fraction of the patch (nnU-Net default 0.5) */
+  stepSize?: number;
+  /** Gaussian importance weighting (default true) */
+  useGaussian?: boolean;
+  /** patch axes to mirror for test-time augmentation (nnU-Net default: all); null or [] = no TTA */
+  mirrorAxes?: readonly number[] | null;
+  onProgress?: ProgressFn;
+  signal?: CancelSignal;
+}
+
+export interface SlidingWindowResult {
+  /** float32 [K, ...spatial] (same spatial shape as the input) */
+  logits: Float32Array;
+  shape: number[];
+  /** time spent inside runner.run (ms) */
+  networkMs: number;
+  /** number of runner.run calls */
+  runs: number;
+  tiles: number;
+}
+
+/**
+ * Predicts logits for a preprocessed image `data` [C, d0, d1, d2] (C-order) with one runner per fold
+ * (their logits are averaged). Memory: one float32 [K, ...padded] accumulator + one weights map;
+ * tiles are processed one at a time.
+ */
+export async function predictSlidingWindow(
+  data: Float32Array,
+  shape: readonly number[],
+  runners: readonly NetworkRunner[],
+  opts: SlidingWindowOptions,
+): Promise<SlidingWindowResult> {
+  if (runners.length === 0) throw new SegStudioError('inference', 'no network to run (no folds)');
+  const patch = [...opts.patchSize];
+  const C = shape[0];
+  const spatialIn = shape.slice(1);
+  if (spatialIn.length < 1 || spatialIn.length > 3) throw new SegStudioError('inference', `image must have 1–3 spatial axes, got [${spatialIn}]`);
+  if (patch.length !== spatialIn.length && patch.length !== spatialIn.length - 1) {
+    throw new SegStudioError('inference', `patch size [${patch}] does not fit an image with spatial shape [${spatialIn}]`);
+  }
+  const sliceMode = patch.length === spatialIn.length - 1;
+  // Work in 3 spatial axes: prepend singleton axes to the image (and tile) when there are fewer.
+  const lead = 3 - spatialIn.length;
+  const spatial = [...Array(lead).fill(1), ...spatialIn];
+  // tile3: the tile as a 3-D box in image coordinates (slice mode: thickness 1 on axis 0)
+  const tile3 = [...Array(3 - patch.length).fill(1), ...patch];
+  const netShape = [1, C, ...patch];
+  const stepSize = opts.stepSize ?? 0.5;
+  const mirrorAxes = opts.mirrorAxes === undefined ? patch.map((_, i) => i) : (opts.mirrorAxes ?? []);
+  for (const a of mirrorAxes) if (a < 0 || a >= patch.length) throw new SegStudioError('inference', `mirror axis ${a} does not exist for a ${patch.length}D network`);
+  const combos = [[] as number[], ...mirrorCombinations(mirrorAxes)].map((c) => c.map((a) => a + (3 - patch.length)));
+
+  // pad to at least the tile (pad_nd_image: diff//2 low, rest high, zeros)
+  const padded = spatial.map((s, i) => Math.max(s, tile3[i]));
+  const padLo = spatial.map((s, i) => Math.floor((padded[i] - s) / 2));
+  const needsPad = padded.some((p, i) => p !== spatial[i]);
+  const pVol = padded[0] * padded[1] * padded[2];
+  let img = data;
+  if (data.length !== C * spatial[0] * spatial[1] * spatial[2]) throw new SegStudioError('inference', `data has ${data.length} values, shape [${shape}] needs ${C * spatial[0] * spatial[1] * spatial[2]}`);
+  if (needsPad) {
+    img = new Float32Array(C * pVol);
+    for (let c = 0; c < C; c++)
+      for (let z = 0; z < spatial[0]; z++)
+        for (let y = 0; y < spatial[1]; y++) {
+          const s = ((c * spatial[0] + z) * spatial[1] + y) * spatial[2];
+          const d = ((c * padded[0] + z + padLo[0]) * padded[1] + y + padLo[1]) * padded[2] + padLo[2];
+          img.set(data.subarray(s, s + spatial[2]), d);
+        }
+  }
+
+  // tiles (nnU-Net _internal_get_sliding_window_slicers order)
+  let steps: number[][];
+  if (sliceMode) {
+    const inner = computeSteps(padded.slice(1), tile3.slice(1), stepSize);
+    steps = [Array.from({ length: padded[0] }, (_, i) => i), ...inner];
+  } else steps = computeSteps(padded, tile3, stepSize);
+  const tiles: number[][] = [];
+  for (const a of steps[0]) for (const b of steps[1]) for (const c of steps[2]) tiles.push([a, b, c]);
+
+  const tVol = tile3[0] * tile3[1] * tile3[2];
+  const gauss = opts.useGaussian === false ? null : gaussianImportanceMap(patch);
+  const totalRuns = tiles.length * runners.length * combos.length;
+  const tileIn = new Float32Array(C * tVol);
+  const flipped = new Float32Array(C * tVol);
+  let tileSum: Float32Array | null = null;
+  let flipOut: Float32Array | null = null;
+  let logits: Float32Array | null = null;
+  let weights: Float32Array | null = null;
+  let K = 0;
+  let runs = 0;
+  let networkMs = 0;
+  opts.onProgress?.(0, totalRuns, 'sliding window');
+  for (const [s0, s1, s2] of tiles) {
+    // extract tile
+    for (let c = 0; c < C; c++)
+      for (let z = 0; z < tile3[0]; z++)
+        for (let y = 0; y < tile3[1]; y++) {
+          const s = ((c * padded[0] + s0 + z) * padded[1] + s1 + y) * padded[2] + s2;
+          tileIn.set(img.subarray(s, s + tile3[2]), ((c * tile3[0] + z) * tile3[1] + y) * tile3[2]);
+        }
+    tileSum?.fill(0);
+    for (const runner of runners) {
+      for (const axes of combos) {
+        throwIfCancelled(opts.signal);
+        let input = tileIn;
+        if (axes.length) {
+          flip3(tileIn, flipped, C, tile3, axes);
+          input = flipped;
+        }
+        const t0 = performance.now();
+        const out = await runner.run(input, netShape);
+        networkMs += performance.now() - t0;
+        runs++;
+        if (!tileSum) {
+          const okShape = out.shape.length === netShape.length && out.shape[0] === 1 && out.shape.slice(2).every((v, i) => v === patch[i]);
+          if (!okShape) {
+            throw new SegStudioError('inference', `network output shape [${out.shape}] does not match its input [${netShape}] (expected [1, classes, ${patch.join(', ')}])`);
+          }
+          K = out.shape[1];
+          tileSum = new Float32Array(K * tVol);
+          flipOut = new Float32Array(K * tVol);
+          logits = new Float32Array(K * pVol);
+          weights = new Float32Array(pVol);
+        } else if (out.data.length !== K * tVol) {
+          throw new SegStudioError('inference', `network output has ${out.data.length} values, expected ${K * tVol} (folds must agree on the number of classes)`);
+        }
+        if (axes.length) {
+          flip3(out.data, flipOut!, K, tile3, axes);
+          const f = flipOut!;
+          for (let i = 0; i < f.length; i++) tileSum![i] += f[i];
+        } else {
+          const o = out.data;
+          for (let i = 0; i < o.length; i++) tileSum![i] += o[i];
+        }
+        opts.onProgress?.(runs, totalRuns, 'sliding window');
+      }
+    }
+    // average over mirrors and folds, weight, accumulate
+    const scale = 1 / (combos.length * runners.length);
+    const L = logits!;
+    const W = weights!;
+    const ts = tileSum!;
+    for (let z = 0; z < tile3[0]; z++)
+      for (let y = 0; y < tile3[1]; y++) {
+        const tRow = (z * tile3[1] + y) * tile3[2];
+        const pRow = ((s0 + z) * padded[1] + s1 + y) * padded[2] + s2;
+        for (let x = 0; x < tile3[2]; x++) W[pRow + x] += gauss ? gauss[tRow + x] : 1;
+        for (let k = 0; k < K; k++) {
+          const tk = k * tVol + tRow;
+          const pk = k * pVol + pRow;
+          if (gauss) for (let x = 0; x < tile3[2]; x++) L[pk + x] += ts[tk + x] * scale * gauss[tRow + x];
+          else for (let x = 0; x < tile3[2]; x++) L[pk + x] += ts[tk + x] * scale;
+        }
+      }
+  }
+  // divide, then revert padding
+  const L = logits!;
+  const W = weights!;
+  for (let k = 0; k < K; k++) {
+    const off = k * pVol;
+    for (let i = 0; i < pVol; i++) L[off + i] /= W[i];
+  }
+  const outShape = [K, ...spatialIn];
+  if (!needsPad) return { logits: L, shape: outShape, networkMs, runs, tiles: tiles.length };
+  const sVol = spatial[0] * spatial[1] * spatial[2];
+  const out = new Float32Array(K * sVol);
+  for (let k = 0; k < K; k++)
+    for (let z = 0; z < spatial[0]; z++)
+      for (let y = 0; y < spatial[1]; y++) {
+        const s = ((k * padded[0] + z + padLo[0]) * padded[1] + y + padLo[1]) * padded[2] + padLo[2];
+        out.set(L.subarray(s, s + spatial[2]), ((k * spatial[0] + z) * spatial[1] + y) * spatial[2]);
+      }
+  return { logits: out, shape: outShape, networkMs, runs, tiles: tiles.length };
+}
