@@ -1,0 +1,121 @@
+// gzip helpers for the readers: detection by magic bytes (never by name), multi-member streams, and
+// decompression that stops as soon as the caller has what it needs, so a header can be validated before the
+// voxel buffer is allocated. fflate's one-shot gunzipSync sizes its output from the LAST member's ISIZE and
+// silently returns a short result for concatenated members, so the streaming decoder is used instead.
+import { Gunzip, gzipSync } from 'fflate';
+import { SegStudioError } from '../errors.ts';
+
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/** Deflate's best case is about 1032:1; anything claiming more than this is not the file's real size. */
+export const MAX_DEFLATE_RATIO = 1100;
+
+const STEP = 1 << 20;
+
+/**
+ * Decompresses a (possibly multi-member) gzip stream.
+ *
+ * `sizeFromPrefix` is called once, with the first `probeBytes` decompressed bytes (or everything, when the
+ * stream is shorter); it validates them and returns how many decompressed bytes are wanted in total. Only then is
+ * the output allocated, and decompression stops once that many bytes are in. The result may be shorter than
+ * wanted when the stream ends early: the caller reports truncation with its own context.
+ */
+export function gunzipWithLimit(
+  bytes: Uint8Array,
+  fileName: string,
+  probeBytes: number,
+  sizeFromPrefix: (prefix: Uint8Array) => number,
+): Uint8Array {
+  let pending: Uint8Array[] = [];
+  let pendingLen = 0;
+  let out: Uint8Array | null = null;
+  let want = 0;
+  let have = 0;
+  let done = false;
+
+  const allocate = (prefix: Uint8Array): void => {
+    want = sizeFromPrefix(prefix);
+    out = new Uint8Array(want);
+    const n = Math.min(prefix.length, want);
+    out.set(prefix.subarray(0, n));
+    have = n;
+    if (have >= want) done = true;
+  };
+  const flushPending = (): void => {
+    const prefix = concat(pending, pendingLen);
+    pending = [];
+    allocate(prefix);
+  };
+
+  const g = new Gunzip((chunk) => {
+    if (done) return;
+    if (out) {
+      const n = Math.min(chunk.length, want - have);
+      out.set(chunk.subarray(0, n), have);
+      have += n;
+      if (have >= want) done = true;
+      return;
+    }
+    pending.push(chunk.slice());
+    pendingLen += chunk.length;
+    if (pendingLen >= probeBytes) flushPending();
+  });
+
+  try {
+    for (let off = 0; off < bytes.length && !done; off += STEP) {
+      const end = Math.min(off + STEP, bytes.length);
+      g.push(bytes.subarray(off, end), end >= bytes.length);
+    }
+  } catch (e) {
+    if (e instanceof SegStudioError) throw e;
+    if (!done) {
+      const msg = e instanceof Error ? e.message : String(e);
+      const truncated = /unexpected EOF|EOF/i.test(msg);
+      throw new SegStudioError(
+        truncated ? 'truncated' : 'corrupt-gzip',
+        truncated
+          ? `truncated gzip stream (${bytes.length} compressed bytes end before the data does)`
+          : `corrupt gzip stream (${msg})`,
+        fileName,
+      );
+    }
+    // Trailing garbage after everything we need: ignored, as zcat/nibabel readers stop at the data's end too.
+  }
+  if (!out) flushPending();
+  const result = out as unknown as Uint8Array;
+  return have < result.length ? result.subarray(0, have) : result;
+}
+
+/** Decompresses a whole gzip stream (all members). */
+export function gunzipAll(bytes: Uint8Array, fileName: string): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let len = 0;
+  const g = new Gunzip((chunk) => {
+    parts.push(chunk);
+    len += chunk.length;
+  });
+  try {
+    g.push(bytes, true);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new SegStudioError('corrupt-gzip', `corrupt or truncated gzip stream (${msg})`, fileName);
+  }
+  return concat(parts, len);
+}
+
+export function gzip(bytes: Uint8Array, level: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 = 6): Uint8Array {
+  return gzipSync(bytes, { level });
+}
+
+function concat(parts: Uint8Array[], len: number): Uint8Array {
+  if (parts.length === 1 && parts[0].length === len) return parts[0];
+  const out = new Uint8Array(len);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
