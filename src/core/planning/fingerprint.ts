@@ -1,0 +1,286 @@
+// Dataset fingerprint exactly as nnU-Net computes it → dataset_fingerprint.json.
+// nnU-Net: experiment_planning/dataset_fingerprint/fingerprint_extractor.py (DatasetFingerprintExtractor):
+// - per case (cases in sorted identifier order): crop_to_nonzero (preprocessing/cropping/cropping.py),
+//   spacing, shape after crop, relative size after cropping (voxels after / before);
+// - foreground intensities = image values where seg > 0 inside the crop, sampled WITH replacement by a fresh
+//   np.random.RandomState(1234) per case, channel after channel, num_samples = int(10e7 // num_cases) each;
+// - per channel over the pooled samples: mean and std (numpy float32 pairwise summation), median and the 0.5 / 99.5
+//   percentiles (numpy 'linear'), min, max.
+// Memory: like nnU-Net, the pooled samples are materialized (10e7 float32 = 400 MB per channel in total, whatever the
+// number of cases). `numForegroundVoxels` can lower it (documented deviation from nnU-Net's statistics).
+import { SegStudioError, throwIfCancelled } from '../errors.ts';
+import { product, type CancelSignal, type Image, type LabelMap, type ProgressFn } from '../types.ts';
+import { cropToNonzero } from '../preprocessing/crop.ts';
+import type { IntensityProperties } from './plans.ts';
+import type { DatasetFingerprint } from './planner.ts';
+import { RandomState } from '../../training/data/random.ts';
+
+export type { DatasetFingerprint } from './planner.ts';
+
+/** nnU-Net's num_foreground_voxels_for_intensitystats. */
+export const NUM_FOREGROUND_VOXELS_FOR_INTENSITY_STATS = 10e7;
+
+export interface CaseFingerprint {
+  shapeAfterCrop: number[];
+  spacing: number[];
+  /** sampled foreground intensities per channel (empty when the case has no foreground) */
+  samples: Float32Array[];
+  relativeSizeAfterCropping: number;
+  /** half-open crop box per spatial axis: [[lo, hi], …] */
+  bbox: number[][];
+}
+
+/** analyze_case + collect_foreground_intensities for one case (crop by src/core/preprocessing's cropToNonzero). */
+export function analyzeCase(image: Image, seg: LabelMap, numSamples: number, fileName?: string): CaseFingerprint {
+  const file = fileName ?? image.properties.fileName;
+  if (image.shape.length !== 4) throw new SegStudioError('fingerprint', `image must have shape [C, z, y, x], got [${image.shape}]`, file);
+  const data = image.data;
+  for (let i = 0; i < data.length; i++) if (data[i] !== data[i]) throw new SegStudioError('fingerprint', 'image contains NaN values', file);
+  const crop = cropToNonzero(image, seg);
+  const c = image.shape[0];
+  const cropped = crop.data.data;
+  const segC = crop.seg.data;
+  const n = segC.length;
+  // foreground voxel offsets in C order of the cropped array (nnU-Net: images[i][seg[0] > 0])
+  let nFg = 0;
+  for (let i = 0; i < n; i++) if (segC[i] > 0) nFg++;
+  const fg = new Int32Array(nFg);
+  for (let i = 0, k = 0; i < n; i++) if (segC[i] > 0) fg[k++] = i;
+  const rs = new RandomState(1234);
+  const samples: Float32Array[] = [];
+  for (let ch = 0; ch < c; ch++) {
+    if (nFg === 0) {
+      samples.push(new Float32Array(0));
+      continue;
+    }
+    const out = new Float32Array(numSamples);
+    const base = ch * n;
+    const max = nFg - 1;
+    for (let i = 0; i < numSamples; i++) out[i] = cropped[base + fg[rs.interval(max)]];
+    samples.push(out);
+  }
+  const shapeAfterCrop = crop.bbox.map(([a, b]) => b - a);
+  return {
+    shapeAfterCrop,
+    spacing: [...image.properties.spacing],
+    samples,
+    relativeSizeAfterCropping: product(shapeAfterCrop) / product(crop.shapeBeforeCropping),
+    bbox: crop.bbox.map(([a, b]) => [a, b]),
+  };
+}
+
+// ------------------------------------------------------------------ numpy float32 statistics
+
+const f32 = Math.fround;
+
+/** numpy's pairwise summation (PW_BLOCKSIZE 128, 8 accumulators) in float32 — what np.sum does on float32. */
+export function pairwiseSumF32(a: Float32Array, start = 0, n = a.length): number {
+  if (n < 8) {
+    let res = 0;
+    for (let i = 0; i < n; i++) res = f32(res + a[start + i]);
+    return res;
+  }
+  if (n <= 128) {
+    let r0 = a[start], r1 = a[start + 1], r2 = a[start + 2], r3 = a[start + 3];
+    let r4 = a[start + 4], r5 = a[start + 5], r6 = a[start + 6], r7 = a[start + 7];
+    let i = 8;
+    const end = n - (n % 8);
+    for (; i < end; i += 8) {
+      const p = start + i;
+      r0 = f32(r0 + a[p]);
+      r1 = f32(r1 + a[p + 1]);
+      r2 = f32(r2 + a[p + 2]);
+      r3 = f32(r3 + a[p + 3]);
+      r4 = f32(r4 + a[p + 4]);
+      r5 = f32(r5 + a[p + 5]);
+      r6 = f32(r6 + a[p + 6]);
+      r7 = f32(r7 + a[p + 7]);
+    }
+    let res = f32(f32(f32(r0 + r1) + f32(r2 + r3)) + f32(f32(r4 + r5) + f32(r6 + r7)));
+    for (; i < n; i++) res = f32(res + a[start + i]);
+    return res;
+  }
+  let n2 = Math.floor(n / 2);
+  n2 -= n2 % 8;
+  return f32(pairwiseSumF32(a, start, n2) + pairwiseSumF32(a, start + n2, n - n2));
+}
+
+/**
+ * np.sum of a contiguous float32 array: the reduction runs over buffer-sized chunks (8192 elements, numpy's
+ * default ufunc buffer), each summed pairwise, the chunk sums accumulated in order in float32.
+ */
+export function sumF32(a: Float32Array): number {
+  const BUF = 8192;
+  let r = 0;
+  for (let i = 0; i < a.length; i += BUF) r = f32(r + pairwiseSumF32(a, i, Math.min(BUF, a.length - i)));
+  return r;
+}
+
+/** np.mean of a float32 array (float32 result). */
+export function meanF32(a: Float32Array): number {
+  return f32(sumF32(a) / a.length);
+}
+
+/** np.std of a float32 array (ddof 0, float32 arithmetic as numpy's _var does). */
+export function stdF32(a: Float32Array): number {
+  const m = meanF32(a);
+  // (a − mean)² in float32, summed chunk by chunk exactly as sumF32 would sum the whole squared array
+  const BUF = 8192;
+  const sq = new Float32Array(BUF);
+  let r = 0;
+  for (let i = 0; i < a.length; i += BUF) {
+    const len = Math.min(BUF, a.length - i);
+    for (let j = 0; j < len; j++) {
+      const d = f32(a[i + j] - m);
+      sq[j] = d * d; // Float32Array store rounds to float32
+    }
+    r = f32(r + pairwiseSumF32(sq, 0, len));
+  }
+  return f32(Math.sqrt(f32(r / a.length)));
+}
+
+/** Float32 bit pattern → unsigned key with the same order as the numbers (NaN excluded). */
+function orderKey(bits: number): number {
+  return (bits & 0x80000000 ? ~bits : bits | 0x80000000) >>> 0;
+}
+
+function keyToFloat(key: number): number {
+  const bits = key & 0x80000000 ? key & 0x7fffffff : ~key;
+  const u = new Uint32Array([bits >>> 0]);
+  return new Float32Array(u.buffer)[0];
+}
+
+/**
+ * Values at sorted positions `ks` of `a` (exact order statistics) by a two-level radix histogram over the
+ * float32 bit patterns: two passes, no sorting, `a` left untouched.
+ */
+export function selectSorted(a: Float32Array, ks: number[]): number[] {
+  const u = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const hist = new Float64Array(65536);
+  for (let i = 0; i < u.length; i++) hist[orderKey(u[i]) >>> 16]++;
+  // top bin and rank inside it for each k
+  const want = ks.map((k) => {
+    let acc = 0;
+    for (let b = 0; b < 65536; b++) {
+      if (acc + hist[b] > k) return { bin: b, rank: k - acc };
+      acc += hist[b];
+    }
+    throw new SegStudioError('fingerprint', `order statistic ${k} is outside the ${a.length} samples`);
+  });
+  const bins = [...new Set(want.map((w) => w.bin))];
+  const slot = new Int32Array(65536).fill(-1);
+  bins.forEach((b, i) => (slot[b] = i));
+  const low = bins.map(() => new Float64Array(65536));
+  for (let i = 0; i < u.length; i++) {
+    const key = orderKey(u[i]);
+    const s = slot[key >>> 16];
+    if (s >= 0) low[s][key & 0xffff]++;
+  }
+  return want.map(({ bin, rank }) => {
+    const h = low[slot[bin]];
+    let acc = 0;
+    for (let l = 0; l < 65536; l++) {
+      acc += h[l];
+      if (acc > rank) return keyToFloat(((bin << 16) | l) >>> 0);
+    }
+    throw new SegStudioError('fingerprint', 'internal error in order statistics');
+  });
+}
+
+/** np.percentile(float32 array, qs) ('linear'): b − a in float32, the rest in float64 (numpy _lerp). */
+export function percentilesF32(a: Float32Array, qs: number[]): number[] {
+  const n = a.length;
+  const ks: number[] = [];
+  const meta = qs.map((q) => {
+    const v = (n - 1) * (q / 100);
+    const prev = Math.floor(v);
+    const next = Math.min(prev + 1, n - 1);
+    ks.push(prev, next);
+    return { gamma: v - prev };
+  });
+  const vals = selectSorted(a, ks);
+  return meta.map(({ gamma }, i) => {
+    const lo = vals[2 * i];
+    const hi = vals[2 * i + 1];
+    const diff = f32(hi - lo);
+    return gamma >= 0.5 ? hi - diff * (1 - gamma) : lo + diff * gamma;
+  });
+}
+
+/** Statistics of pooled samples as nnU-Net computes them. */
+export function intensityStatistics(pooled: Float32Array): IntensityProperties {
+  if (pooled.length === 0)
+    return { mean: NaN, median: NaN, std: NaN, min: NaN, max: NaN, percentile_99_5: NaN, percentile_00_5: NaN };
+  const mean = meanF32(pooled);
+  const std = stdF32(pooled);
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < pooled.length; i++) {
+    const v = pooled[i];
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const [p005, median, p995] = percentilesF32(pooled, [0.5, 50, 99.5]);
+  return { mean, median, std, min, max, percentile_99_5: p995, percentile_00_5: p005 };
+}
+
+/** Pools the per-case results (in the given order) into dataset_fingerprint.json content. */
+export function aggregateFingerprint(cases: CaseFingerprint[], numChannels: number): DatasetFingerprint {
+  if (cases.length === 0) throw new SegStudioError('fingerprint', 'the dataset has no training cases');
+  const props: Record<string, IntensityProperties> = {};
+  for (let ch = 0; ch < numChannels; ch++) {
+    let total = 0;
+    for (const c of cases) total += c.samples[ch]?.length ?? 0;
+    const pooled = new Float32Array(total);
+    let off = 0;
+    for (const c of cases) {
+      const s = c.samples[ch];
+      if (!s) continue;
+      pooled.set(s, off);
+      off += s.length;
+    }
+    props[String(ch)] = intensityStatistics(pooled);
+  }
+  const rel = cases.map((c) => c.relativeSizeAfterCropping).sort((a, b) => a - b);
+  const m = rel.length;
+  const median = m % 2 ? rel[(m - 1) / 2] : (rel[m / 2 - 1] + rel[m / 2]) / 2;
+  return {
+    spacings: cases.map((c) => c.spacing),
+    shapes_after_crop: cases.map((c) => c.shapeAfterCrop),
+    foreground_intensity_properties_per_channel: props,
+    median_relative_size_after_cropping: median,
+  };
+}
+
+export interface FingerprintSource {
+  /** training case identifiers (any order: processed in sorted order as nnU-Net does) */
+  caseIds: string[];
+  numChannels: number;
+  /** loads one case: image [C, z, y, x] and its segmentation */
+  load(caseId: string): Promise<{ image: Image; seg: LabelMap; fileName?: string }>;
+}
+
+export interface FingerprintOptions {
+  /** total foreground samples over the dataset (nnU-Net: 10e7); lower only to save memory */
+  numForegroundVoxels?: number;
+  onProgress?: ProgressFn;
+  signal?: CancelSignal;
+}
+
+/** DatasetFingerprintExtractor.run: every training case → dataset_fingerprint.json content. */
+export async function extractFingerprint(src: FingerprintSource, opts: FingerprintOptions = {}): Promise<DatasetFingerprint> {
+  const ids = [...src.caseIds].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (ids.length === 0) throw new SegStudioError('fingerprint', 'the dataset has no training cases');
+  const total = opts.numForegroundVoxels ?? NUM_FOREGROUND_VOXELS_FOR_INTENSITY_STATS;
+  const perCase = Math.floor(total / ids.length);
+  const results: CaseFingerprint[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    throwIfCancelled(opts.signal);
+    const { image, seg, fileName } = await src.load(ids[i]);
+    if (image.shape[0] !== src.numChannels)
+      throw new SegStudioError('fingerprint', `expected ${src.numChannels} channel(s), got ${image.shape[0]}`, fileName ?? ids[i]);
+    results.push(analyzeCase(image, seg, perCase, fileName ?? ids[i]));
+    opts.onProgress?.(i + 1, ids.length, 'fingerprint');
+  }
+  return aggregateFingerprint(results, src.numChannels);
+}
