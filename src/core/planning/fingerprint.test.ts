@@ -8,6 +8,7 @@ import {
   aggregateFingerprint,
   analyzeCase,
   extractFingerprint,
+  fingerprintToJson,
   meanF32,
   pairwiseSumF32,
   percentilesF32,
@@ -20,6 +21,7 @@ interface FpFixture {
   total_samples: number;
   fingerprint: DatasetFingerprint;
   bboxes?: number[][][];
+  fingerprint_text?: string;
 }
 // Computed by scripts/fixtures/numpy_plans.py with nnU-Net's own crop_to_nonzero and collect_foreground_intensities
 // and the numpy aggregation of DatasetFingerprintExtractor.run.
@@ -48,6 +50,7 @@ describeWithData('fingerprint of real hippocampus cases equals nnU-Net', () => {
       expect(fp.median_relative_size_after_cropping).toBe(fx.fingerprint.median_relative_size_after_cropping);
       // bit-exact: same RandomState draws, float32 pairwise sums, numpy percentile interpolation
       expect(fp.foreground_intensity_properties_per_channel).toEqual(fx.fingerprint.foreground_intensity_properties_per_channel);
+      if (fx.fingerprint_text) expect(fingerprintToJson(fp)).toBe(fx.fingerprint_text);
     }, 120_000);
   }
 

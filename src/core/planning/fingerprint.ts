@@ -14,6 +14,7 @@ import { cropToNonzero } from '../preprocessing/crop.ts';
 import type { IntensityProperties } from './plans.ts';
 import type { DatasetFingerprint } from './planner.ts';
 import { RandomState } from '../../training/data/random.ts';
+import { pyFloat, pyJsonDumps } from '../evaluation/pyjson.ts';
 
 export type { DatasetFingerprint } from './planner.ts';
 
@@ -283,4 +284,17 @@ export async function extractFingerprint(src: FingerprintSource, opts: Fingerpri
     opts.onProgress?.(i + 1, ids.length, 'fingerprint');
   }
   return aggregateFingerprint(results, src.numChannels);
+}
+
+/** dataset_fingerprint.json text as nnU-Net's save_json (indent 4, sorted keys, Python floats) writes it. */
+export function fingerprintToJson(fp: DatasetFingerprint): string {
+  const props: Record<string, Record<string, unknown>> = {};
+  for (const [k, v] of Object.entries(fp.foreground_intensity_properties_per_channel))
+    props[k] = Object.fromEntries(Object.entries(v).map(([kk, vv]) => [kk, pyFloat(vv as number)]));
+  return pyJsonDumps({
+    spacings: fp.spacings.map((s) => s.map(pyFloat)),
+    shapes_after_crop: fp.shapes_after_crop,
+    foreground_intensity_properties_per_channel: props,
+    median_relative_size_after_cropping: pyFloat(fp.median_relative_size_after_cropping),
+  });
 }

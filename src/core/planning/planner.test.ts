@@ -7,6 +7,7 @@ import {
   determineFullresTargetSpacing,
   memoryTargetFromAdapterLimits,
   planExperiment,
+  plansToJson,
   type DatasetFingerprint,
   type PlannerDatasetJson,
 } from './planner.ts';
@@ -19,6 +20,7 @@ interface RefCase {
   fingerprint: DatasetFingerprint;
   dataset_json: PlannerDatasetJson;
   plans: Plans;
+  plans_text: string;
 }
 // nnUNetPlans.json written by nnU-Net's own ExperimentPlanner (scripts/fixtures/numpy_plans.py) for the real
 // hippocampus fingerprint, hand-built fingerprints of well-known dataset types, and the MSD hippocampus (260 cases).
@@ -48,6 +50,8 @@ describe('planExperiment reproduces nnU-Net ExperimentPlanner', () => {
       const plans = planExperiment(c.fingerprint, c.dataset_json, { gpuMemoryTargetGB: c.gpu_gb, datasetName: c.name });
       // round trip through JSON exactly as the file is written
       expectSame(JSON.parse(JSON.stringify(plans)), c.plans, c.name);
+      // and the file text is byte-identical to the one nnU-Net wrote
+      expect(plansToJson(plans)).toBe(c.plans_text);
     });
   }
 

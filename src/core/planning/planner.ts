@@ -4,6 +4,7 @@
 // preprocessing/normalization/map_channel_name_to_normalization.py, imageio/reader_writer_registry.py.
 // Array order everywhere is nnU-Net's (see src/core/types.ts): spacing and shapes [z, y, x] before transposition.
 import { SegStudioError } from '../errors.ts';
+import { pyFloat, pyJsonDumps } from '../evaluation/pyjson.ts';
 import type { ArchitectureKwargs, ConfigurationPlans, IntensityProperties, NormalizationScheme, Plans } from './plans.ts';
 import {
   computeConvFeatureMapSize,
@@ -396,4 +397,48 @@ export function planExperiment(fp: DatasetFingerprint, ds: PlannerDatasetJson, o
     label_manager: 'LabelManager',
     foreground_intensity_properties_per_channel: fp.foreground_intensity_properties_per_channel,
   };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Serialization identical to nnU-Net's files (Python json: floats keep their '.0', NaN tokens, indent 4).
+
+function floats(a: unknown): unknown {
+  return Array.isArray(a) ? a.map(floats) : typeof a === 'number' ? pyFloat(a) : a;
+}
+
+/** Numbers → Python floats, keys sorted (nnU-Net copies these from the sorted-key dataset_fingerprint.json). */
+function floatValues(o: object): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(o)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => [k, typeof v === 'number' ? pyFloat(v) : v]),
+  );
+}
+
+/** nnUNetPlans.json text as nnU-Net's save_json(plans, sort_keys=False) writes it. */
+export function plansToJson(plans: Plans): string {
+  const configurations: Record<string, unknown> = {};
+  for (const [name, c] of Object.entries(plans.configurations)) {
+    const out: Record<string, unknown> = { ...c };
+    // 3d_lowres' median shape is rounded to Python ints by the planner; the others stay numpy floats
+    if (c.median_image_size_in_voxels && name !== '3d_lowres') out.median_image_size_in_voxels = floats(c.median_image_size_in_voxels);
+    if (c.spacing) out.spacing = floats(c.spacing);
+    if (c.architecture) {
+      const ak = c.architecture.arch_kwargs;
+      out.architecture = { ...c.architecture, arch_kwargs: { ...ak, norm_op_kwargs: { ...ak.norm_op_kwargs, eps: pyFloat(ak.norm_op_kwargs.eps) } } };
+    }
+    configurations[name] = out;
+  }
+  const fg: Record<string, unknown> = {};
+  for (const k of Object.keys(plans.foreground_intensity_properties_per_channel).sort())
+    fg[k] = floatValues(plans.foreground_intensity_properties_per_channel[k]);
+  return pyJsonDumps(
+    {
+      ...plans,
+      original_median_spacing_after_transp: floats(plans.original_median_spacing_after_transp),
+      configurations,
+      foreground_intensity_properties_per_channel: fg,
+    },
+    { indent: 4, sortKeys: false },
+  );
 }
