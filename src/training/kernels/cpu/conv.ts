@@ -47,60 +47,63 @@ export function convForward(x: FloatArray, w: FloatArray, b: FloatArray | null, 
   }
 }
 
-/** Visits every (output voxel, input voxel, kernel tap) triple of the forward pass. */
-function forEachTap(
-  g: Geom3,
-  visit: (n: number, co: number, oIdx: number, ci: number, xIdx: number, wIdx: number) => void,
-): void {
+/**
+ * Calls `body(oRow, xRow, wRow)` for every (n, co, ci, od, kd, oh, kh) whose input row is inside the volume:
+ * the output row, input row and weight row offsets; the kw/ow loops are left to the caller.
+ */
+function convTaps(g: Geom3, body: (oRow: number, xRow: number, wRow: number) => void): void {
   const [ID, IH, IW] = g.in;
   const [OD, OH, OW] = g.out;
   const [KD, KH, KW] = g.k;
-  const inSp = ID * IH * IW;
-  const outSp = OD * OH * OW;
-  const kSp = KD * KH * KW;
+  const inSp = ID * IH * IW, outSp = OD * OH * OW, kSp = KD * KH * KW;
   for (let n = 0; n < g.n; n++)
     for (let co = 0; co < g.cout; co++)
-      for (let od = 0; od < OD; od++)
-        for (let oh = 0; oh < OH; oh++)
-          for (let ow = 0; ow < OW; ow++) {
-            const oIdx = (n * g.cout + co) * outSp + (od * OH + oh) * OW + ow;
-            for (let ci = 0; ci < g.cin; ci++)
-              for (let kd = 0; kd < KD; kd++) {
-                const id = od * g.stride[0] - g.pad[0] + kd * g.dil[0];
-                if (id < 0 || id >= ID) continue;
-                for (let kh = 0; kh < KH; kh++) {
-                  const ih = oh * g.stride[1] - g.pad[1] + kh * g.dil[1];
-                  if (ih < 0 || ih >= IH) continue;
-                  for (let kw = 0; kw < KW; kw++) {
-                    const iw = ow * g.stride[2] - g.pad[2] + kw * g.dil[2];
-                    if (iw < 0 || iw >= IW) continue;
-                    visit(
-                      n,
-                      co,
-                      oIdx,
-                      ci,
-                      (n * g.cin + ci) * inSp + (id * IH + ih) * IW + iw,
-                      (co * g.cin + ci) * kSp + (kd * KH + kh) * KW + kw,
-                    );
-                  }
-                }
+      for (let ci = 0; ci < g.cin; ci++) {
+        const xBase = (n * g.cin + ci) * inSp;
+        const wBase = (co * g.cin + ci) * kSp;
+        for (let od = 0; od < OD; od++)
+          for (let kd = 0; kd < KD; kd++) {
+            const id = od * g.stride[0] - g.pad[0] + kd * g.dil[0];
+            if (id < 0 || id >= ID) continue;
+            for (let oh = 0; oh < OH; oh++)
+              for (let kh = 0; kh < KH; kh++) {
+                const ih = oh * g.stride[1] - g.pad[1] + kh * g.dil[1];
+                if (ih < 0 || ih >= IH) continue;
+                const oRow = (n * g.cout + co) * outSp + (od * OH + oh) * OW;
+                body(oRow, xBase + (id * IH + ih) * IW, wBase + (kd * KH + kh) * KW);
               }
           }
+      }
 }
 
 /** dx[n,ci,i] = Σ over taps hitting i of w · dy (the adjoint of convForward). dx is overwritten. */
 export function convBackwardData(dy: FloatArray, w: FloatArray, g: Geom3, dx: FloatArray): void {
   dx.fill(0);
-  forEachTap(g, (_n, _co, oIdx, _ci, xIdx, wIdx) => {
-    dx[xIdx] += w[wIdx] * dy[oIdx];
+  const IW = g.in[2], OW = g.out[2], KW = g.k[2], SW = g.stride[2], PW = g.pad[2], DW = g.dil[2];
+  convTaps(g, (oRow, xRow, wRow) => {
+    for (let kw = 0; kw < KW; kw++) {
+      const wv = w[wRow + kw];
+      for (let ow = 0; ow < OW; ow++) {
+        const iw = ow * SW - PW + kw * DW;
+        if (iw >= 0 && iw < IW) dx[xRow + iw] += wv * dy[oRow + ow];
+      }
+    }
   });
 }
 
 /** dw[co,ci,k] = Σ_{n,o} dy[n,co,o] · x[n,ci,o·s − p + k·d]. dw is overwritten. */
 export function convBackwardWeights(dy: FloatArray, x: FloatArray, g: Geom3, dw: FloatArray): void {
   const acc = new Float64Array(dw.length);
-  forEachTap(g, (_n, _co, oIdx, _ci, xIdx, wIdx) => {
-    acc[wIdx] += dy[oIdx] * x[xIdx];
+  const IW = g.in[2], OW = g.out[2], KW = g.k[2], SW = g.stride[2], PW = g.pad[2], DW = g.dil[2];
+  convTaps(g, (oRow, xRow, wRow) => {
+    for (let kw = 0; kw < KW; kw++) {
+      let s = 0;
+      for (let ow = 0; ow < OW; ow++) {
+        const iw = ow * SW - PW + kw * DW;
+        if (iw >= 0 && iw < IW) s += dy[oRow + ow] * x[xRow + iw];
+      }
+      acc[wRow + kw] += s;
+    }
   });
   for (let i = 0; i < dw.length; i++) dw[i] = acc[i];
 }

@@ -5,6 +5,7 @@ import { CpuBackend } from '../cpu/cpuBackend.ts';
 import { WebGpuBackend } from '../../engine/webgpuBackend.ts';
 import { getNodeGpuDevice } from '../../../node/webgpuDevice.ts';
 import { compareBackends, compareLoss, compareOptimizer, lossCases, opCases } from '../testing/cases.ts';
+import { compareNetwork } from '../testing/network.ts';
 
 const gpuExpected = Boolean(process.env.VK_ICD_FILENAMES) || fs.existsSync('/usr/lib/chromium/vk_swiftshader_icd.json');
 if (!gpuExpected) console.log('skipped: no Vulkan ICD for Node WebGPU (WGSL kernel tests)');
@@ -34,5 +35,14 @@ describe.runIf(gpuExpected)('WGSL kernels vs CPU reference (Node WebGPU)', () =>
     const m = gpu.memoryStats();
     expect(m.liveTensors).toBe(0);
     expect(m.pooledBytes).toBeGreaterThan(0);
+  });
+});
+
+describe.runIf(gpuExpected)('PlainConvUNet on WebGPU vs CPU reference', () => {
+  it('tiny 3D net (2 stages, 4/8 features, 16³, batch 2): outputs, loss, every gradient, one SGD step', async () => {
+    const gpu = new WebGpuBackend((await getNodeGpuDevice()).device);
+    await compareNetwork(gpu, new CpuBackend('float32'));
+    expect(gpu.memoryStats().liveTensors).toBe(0);
+    gpu.dispose();
   });
 });
