@@ -15,6 +15,7 @@ import type { IntensityProperties } from './plans.ts';
 import type { DatasetFingerprint } from './planner.ts';
 import { RandomState } from '../../training/data/random.ts';
 import { pyFloat, pyJsonDumps } from '../evaluation/pyjson.ts';
+import { joinPath, listRawDataset, loadDatasetJson, type DatasetFiles, type DatasetJson, type RawCase } from './dataset.ts';
 
 export type { DatasetFingerprint } from './planner.ts';
 
@@ -297,4 +298,74 @@ export function fingerprintToJson(fp: DatasetFingerprint): string {
     foreground_intensity_properties_per_channel: props,
     median_relative_size_after_cropping: pyFloat(fp.median_relative_size_after_cropping),
   });
+}
+
+// ------------------------------------------------------------------ whole raw dataset (browser and Node)
+
+export interface DatasetFingerprintOptions extends FingerprintOptions {
+  /** reads one image file (NIfTI / PNG) into [C, z, y, x]; e.g. io's readImageFile */
+  readImage: (bytes: Uint8Array, fileName: string) => Image;
+}
+
+/** Reads one training case: channels stacked in order, the label map as integers on the same grid. */
+export async function loadRawCase(
+  files: DatasetFiles,
+  c: RawCase,
+  readImage: (bytes: Uint8Array, fileName: string) => Image,
+): Promise<{ image: Image; seg: LabelMap; fileName: string }> {
+  if (!c.label) throw new SegStudioError('fingerprint', `training case '${c.id}' has no label file`, c.images[0]);
+  const chans = await Promise.all(c.images.map(async (p) => readImage(await files.read(p), p)));
+  const first = chans[0];
+  const spatial = first.shape.slice(1);
+  const n = product(spatial);
+  let total = 0;
+  for (let i = 0; i < chans.length; i++) {
+    const s = chans[i].shape.slice(1);
+    if (s.some((v, k) => v !== spatial[k]))
+      throw new SegStudioError('fingerprint', `channel shape [${s}] differs from channel 0 [${spatial}]`, c.images[i]);
+    total += chans[i].shape[0];
+  }
+  const data = new Float32Array(total * n);
+  let off = 0;
+  for (const ch of chans) {
+    data.set(ch.data, off);
+    off += ch.data.length;
+  }
+  const segImg = readImage(await files.read(c.label), c.label);
+  const segShape = segImg.shape.slice(1);
+  if (segImg.shape[0] !== 1 || segShape.some((v, k) => v !== spatial[k]))
+    throw new SegStudioError('fingerprint', `label shape [${segImg.shape}] does not match the image [${spatial}]`, c.label);
+  const seg = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = segImg.data[i];
+    if (!Number.isInteger(v)) throw new SegStudioError('fingerprint', `label map holds a non-integer value (${v})`, c.label);
+    seg[i] = v;
+  }
+  return {
+    image: { data, shape: [total, ...spatial], properties: { ...first.properties, fileName: c.images[0] } },
+    seg: { data: seg, shape: spatial },
+    fileName: c.images[0],
+  };
+}
+
+/**
+ * nnUNetv2_extract_fingerprint for a raw dataset folder (any DatasetFiles: Node folder, dropped folder, zip):
+ * dataset.json + imagesTr/labelsTr → dataset_fingerprint.json content.
+ */
+export async function fingerprintRawDataset(
+  files: DatasetFiles,
+  root: string,
+  opts: DatasetFingerprintOptions,
+): Promise<{ fingerprint: DatasetFingerprint; datasetJson: DatasetJson; caseIds: string[] }> {
+  const ds = await loadDatasetJson(files, root);
+  const layout = await listRawDataset(files, ds, root);
+  const bad = layout.problems.find((p) => p.severity === 'error');
+  if (bad) throw new SegStudioError('dataset', bad.problem + (bad.case ? ` (case ${bad.case})` : ''), bad.file ?? joinPath(root, 'dataset.json'));
+  const byId = new Map(layout.training.map((c) => [c.id, c]));
+  const numChannels = Object.keys(ds.channel_names).length;
+  const fingerprint = await extractFingerprint(
+    { caseIds: [...byId.keys()], numChannels, load: (id) => loadRawCase(files, byId.get(id)!, opts.readImage) },
+    opts,
+  );
+  return { fingerprint, datasetJson: ds, caseIds: [...byId.keys()] };
 }
