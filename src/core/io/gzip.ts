@@ -5,6 +5,16 @@
 import { Gunzip, gzipSync } from 'fflate';
 import { SegStudioError } from '../errors.ts';
 
+/**
+ * A plain Uint8Array over the same bytes. Node's Buffer (a Uint8Array subclass) makes `.slice()` a view rather
+ * than a copy, which would alias the caller's memory; every reader normalizes its input with this first.
+ */
+export function plainBytes(bytes: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(bytes) === Uint8Array.prototype
+    ? bytes
+    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }

@@ -8,7 +8,7 @@
 // absolute, a 4th dimension as channels, 2D images as [C, 1, y, x] with spacing (999 * max, py, px).
 import { SegStudioError } from '../errors.ts';
 import type { Image, ImageProperties, LabelMap, TypedArray } from '../types.ts';
-import { gunzipWithLimit, gzip, isGzip, MAX_DEFLATE_RATIO } from './gzip.ts';
+import { gunzipWithLimit, gzip, isGzip, MAX_DEFLATE_RATIO, plainBytes } from './gzip.ts';
 import {
   createNiftiHeader,
   dataByteCount,
@@ -66,7 +66,8 @@ const CTORS: Record<string, Ctor> = {
 };
 
 /** Parses a .nii or .nii.gz file. Throws SegStudioError naming the file on any malformed input. */
-export function readNifti(bytes: Uint8Array, fileName: string): NiftiVolume {
+export function readNifti(input: Uint8Array, fileName: string): NiftiVolume {
+  const bytes = plainBytes(input);
   let buf: Uint8Array;
   let owned = false;
   if (isGzip(bytes)) {

@@ -4,6 +4,7 @@
 // nibabel/spatialimages.py base affine): sform when sform_code != 0, else qform when qform_code != 0, else the
 // pixdim diagonal with x flipped about the volume centre.
 import { SegStudioError } from '../errors.ts';
+import { plainBytes } from './gzip.ts';
 
 export interface NiftiExtension {
   /** ecode (e.g. 4 = AFNI, 6 = comment, 0 = unknown/Caret label table). */
@@ -155,7 +156,8 @@ function int64(dv: DataView, off: number, le: boolean, what: string, fileName: s
  * Parses the fixed header and (unless `withExtensions` is false) the extensions, which must then lie entirely in
  * `bytes`. Performs all validation that needs no knowledge of the file's total length.
  */
-export function parseNiftiHeader(bytes: Uint8Array, fileName: string, withExtensions = true): NiftiHeader {
+export function parseNiftiHeader(input: Uint8Array, fileName: string, withExtensions = true): NiftiHeader {
+  const bytes = plainBytes(input);
   const det = detectNiftiVersion(bytes);
   if (!det) {
     if (bytes.length < 4) throw new SegStudioError('truncated', `truncated header (${bytes.length} bytes)`, fileName);
