@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SegStudioError } from '../core/errors.ts';
-import type { DatasetFiles } from '../core/planning/dataset.ts';
+import { parseDatasetJson, type DatasetFiles, type DatasetJson } from '../core/planning/dataset.ts';
 import type { Image, ImageProperties, LabelMap, ProgressFn } from '../core/types.ts';
 import {
   computeMetrics,
@@ -333,4 +333,30 @@ export async function ensembleFolders(inDirs: string[], outDir: string, opts: En
     opts.onProgress?.(k + 1, names.length, 'ensemble');
   }
   return names.map((n) => n.slice(0, -4));
+}
+
+/**
+ * First dataset.json found among `candidates` (files or folders holding one), parsed; null when none exists.
+ * Used by the CLI: -d FILE, then beside the reference folder (REF/dataset.json, REF/../dataset.json), then
+ * the predictions folder (nnU-Net copies dataset.json there).
+ */
+export function findDatasetJson(candidates: (string | undefined)[]): { file: string; json: DatasetJson } | null {
+  for (const c of candidates) {
+    if (!c) continue;
+    const file = fs.existsSync(c) && fs.statSync(c).isDirectory() ? path.join(c, 'dataset.json') : c;
+    if (fs.existsSync(file) && fs.statSync(file).isFile()) return { file, json: parseDatasetJson(readBytes(file), file) };
+  }
+  return null;
+}
+
+/** CLI label arguments: "1" → 1, "1,2" / "(1, 2)" / "[1,2]" → region [1, 2]. */
+export function parseLabelArgs(args: string[]): LabelOrRegion[] {
+  return args.map((a) => {
+    const t = a.trim();
+    if (/^-?\d+$/.test(t)) return Number(t);
+    const parts = t.replace(/[()[\]\s]/g, '').split(',').filter((s) => s !== '');
+    if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p)))
+      throw new SegStudioError('usage', `cannot read label '${a}': use an integer or a comma-separated region like 1,2`);
+    return parts.length === 1 ? Number(parts[0]) : parts.map(Number);
+  });
 }
