@@ -1,0 +1,271 @@
+// One case, end to end: preprocessing → sliding window over every fold (with mirroring TTA) → export back
+// to the original image grid. Works with any NetworkRunner (onnxruntime-node in the CLI, onnxruntime-web
+// in the browser worker, plain functions in tests).
+//   bundle (nnU-Net trained): nnU-Net: inference/predict_from_raw_data.py predict_from_files →
+//     preprocessing/preprocessors/default_preprocessor.py run_case, predict_logits_from_preprocessed_data,
+//     inference/export_prediction.py export_prediction_from_logits
+//   model card (third-party ONNX): the card's own normalization, whole volume or tiled, argmax.
+import { SegStudioError, throwIfCancelled } from '../errors.ts';
+import { resolveConfiguration } from '../planning/plans.ts';
+import { exportPredictionToOriginal, preprocessCase, softmaxChannels, type PreprocessingProperties } from '../preprocessing/preprocess.ts';
+import { product, type CancelSignal, type Image, type LabelMap, type ProgressFn } from '../types.ts';
+import { labelNames, type ModelBundle } from './bundle.ts';
+import { cardChannelNames, cardLabelNames, normalizeForCard, type CardModel } from './modelCard.ts';
+import type { NetworkRunner } from './runner.ts';
+import { predictSlidingWindow } from './slidingWindow.ts';
+
+export type LoadedModel = ModelBundle | CardModel;
+
+export interface PredictOptions {
+  /** mirroring test-time augmentation (default: on for bundles, as nnU-Net; for cards: on when the card lists mirror_axes) */
+  tta?: boolean;
+  /** sliding-window step as a fraction of the patch (default 0.5, or the card's step_size) */
+  stepSize?: number;
+  /** also return per-class probabilities on the original grid */
+  saveProbabilities?: boolean;
+  onProgress?: ProgressFn;
+  signal?: CancelSignal;
+}
+
+export interface PredictTimings {
+  preprocessMs: number;
+  /** whole sliding window (network + tiling + accumulation) */
+  inferenceMs: number;
+  /** time inside runner.run only */
+  networkMs: number;
+  exportMs: number;
+  totalMs: number;
+}
+
+export interface PredictResult {
+  /** label map on the input image's spatial grid */
+  labels: LabelMap;
+  /** float32 [nClasses, ...image spatial shape] when saveProbabilities */
+  probabilities?: Float32Array;
+  probabilitiesShape?: number[];
+  /** class names, index = label value (regions: region names) */
+  classNames: string[];
+  device: string;
+  timings: PredictTimings;
+  tiles: number;
+  runs: number;
+  /** bundles: the preprocessing properties (nnU-Net's properties dict) */
+  properties?: PreprocessingProperties;
+}
+
+/** Input channel names the model expects, in order. */
+export function modelChannelNames(model: LoadedModel): string[] {
+  if (model.kind === 'card') return cardChannelNames(model.card);
+  return Object.keys(model.dataset.channel_names)
+    .sort((a, b) => Number(a) - Number(b))
+    .map((k) => model.dataset.channel_names[k]);
+}
+
+/** Output class names, index = output channel. */
+export function modelClassNames(model: LoadedModel): string[] {
+  if (model.kind === 'card') return cardLabelNames(model.card);
+  if (model.dataset.regions_class_order) {
+    return Object.entries(model.dataset.labels)
+      .filter(([k, v]) => k !== 'ignore' && k !== 'background' && v !== 0)
+      .map(([k]) => k);
+  }
+  return labelNames(model.dataset);
+}
+
+/** The ONNX networks to create runners for: one per fold (bundle) or the single network (card). */
+export function modelNetworks(model: LoadedModel): { name: string; bytes: Uint8Array }[] {
+  if (model.kind === 'card') return [{ name: model.sourceName, bytes: model.onnx }];
+  return model.networks.map((n) => ({ name: `${model.sourceName}/${n.name}`, bytes: n.bytes }));
+}
+
+/** Throws "model expects 2 channels (T1, T2); got 1 file" style errors. */
+export function checkChannelCount(model: LoadedModel, got: number, unit = 'channel', fileName?: string): void {
+  const names = modelChannelNames(model);
+  if (names.length !== got) {
+    throw new SegStudioError(
+      'channels',
+      `model expects ${names.length} channel${names.length === 1 ? '' : 's'} (${names.join(', ')}); got ${got} ${unit}${got === 1 ? '' : 's'}`,
+      fileName,
+    );
+  }
+}
+
+function argmaxLabels(x: Float32Array, K: number, n: number): LabelMap['data'] {
+  const out = K - 1 > 255 ? new Uint16Array(n) : new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    let bv = x[i];
+    for (let k = 1; k < K; k++) {
+      const v = x[k * n + i];
+      if (v > bv) {
+        bv = v;
+        best = k;
+      }
+    }
+    out[i] = best;
+  }
+  return out;
+}
+
+/** [C, a, b, c] → [C, c, b, a] (reverse the spatial axes). */
+function reverseSpatial(x: Float32Array, C: number, s: readonly number[]): Float32Array {
+  const [a, b, c] = s;
+  const out = new Float32Array(x.length);
+  const vol = a * b * c;
+  for (let ch = 0; ch < C; ch++) {
+    const o = ch * vol;
+    for (let i = 0; i < a; i++)
+      for (let j = 0; j < b; j++) {
+        const src = o + (i * b + j) * c;
+        for (let k = 0; k < c; k++) out[o + (k * b + j) * a + i] = x[src + k];
+      }
+  }
+  return out;
+}
+
+async function predictBundle(image: Image, model: ModelBundle, runners: readonly NetworkRunner[], opts: PredictOptions, t0: number): Promise<PredictResult> {
+  const cfgName = model.configuration;
+  const cfg = resolveConfiguration(model.plans, cfgName);
+  opts.onProgress?.(0, 1, 'preprocessing');
+  const pre = preprocessCase(image, model.plans, cfgName);
+  throwIfCancelled(opts.signal);
+  const t1 = performance.now();
+  const patch = cfg.patch_size;
+  const mirrorAxes = opts.tta === false ? null : (model.allowedMirroringAxes ?? patch.map((_, i) => i));
+  const sw = await predictSlidingWindow(pre.data, pre.shape, runners, {
+    patchSize: patch,
+    stepSize: opts.stepSize ?? 0.5,
+    mirrorAxes,
+    onProgress: opts.onProgress,
+    signal: opts.signal,
+  });
+  const t2 = performance.now();
+  const classNames = modelClassNames(model);
+  const K = sw.shape[0];
+  const regions = model.dataset.regions_class_order;
+  const expectedK = regions ? regions.length : classNames.length;
+  if (K !== expectedK) {
+    throw new SegStudioError('inference', `network outputs ${K} channels but dataset.json defines ${expectedK} ${regions ? 'regions' : 'labels'} (${classNames.join(', ')})`, model.sourceName);
+  }
+  throwIfCancelled(opts.signal);
+  opts.onProgress?.(0, 1, 'export');
+  const exp = exportPredictionToOriginal(sw.logits, K, pre.properties, model.plans, cfgName, {
+    saveProbabilities: opts.saveProbabilities,
+    regionsClassOrder: regions,
+  });
+  const t3 = performance.now();
+  opts.onProgress?.(1, 1, 'export');
+  return {
+    labels: exp.labels,
+    probabilities: exp.probabilities,
+    probabilitiesShape: exp.probabilities ? [K, ...image.shape.slice(1)] : undefined,
+    classNames,
+    device: runners[0].device,
+    timings: { preprocessMs: t1 - t0, inferenceMs: t2 - t1, networkMs: sw.networkMs, exportMs: t3 - t2, totalMs: t3 - t0 },
+    tiles: sw.tiles,
+    runs: sw.runs,
+    properties: pre.properties,
+  };
+}
+
+async function predictCard(image: Image, model: CardModel, runners: readonly NetworkRunner[], opts: PredictOptions, t0: number): Promise<PredictResult> {
+  const card = model.card;
+  const file = image.properties.fileName;
+  const C = image.shape[0];
+  const spatial = image.shape.slice(1);
+  if (card.input.shape && !card.input.shape.every((v, i) => v === spatial[i])) {
+    throw new SegStudioError('shape', `model ${card.name} needs an image of shape [${card.input.shape}] (array order z, y, x), got [${spatial}]`, file);
+  }
+  if (card.input.spacing) {
+    const tol = card.input.spacing_tolerance ?? 0.05;
+    const sp = image.properties.spacing;
+    if (!card.input.spacing.every((v, i) => Math.abs(v - sp[i]) <= tol * Math.max(v, 1e-6))) {
+      throw new SegStudioError('spacing', `model ${card.name} needs spacing [${card.input.spacing}] mm, got [${sp.map((v) => +v.toFixed(4))}]`, file);
+    }
+  }
+  opts.onProgress?.(0, 1, 'preprocessing');
+  const vol = product(spatial);
+  let data: Float32Array = new Float32Array(image.data);
+  for (let c = 0; c < C; c++) normalizeForCard(data.subarray(c * vol, (c + 1) * vol), card);
+  const zFastest = card.input.axis_order === 'z-fastest';
+  let netSpatial = spatial;
+  if (zFastest) {
+    data = reverseSpatial(data, C, spatial);
+    netSpatial = [...spatial].reverse();
+  }
+  throwIfCancelled(opts.signal);
+  const t1 = performance.now();
+  const is2d = card.input.layout === 'NCHW';
+  const mirrorAxes = opts.tta === true ? (card.mirror_axes ?? (is2d ? [0, 1] : [0, 1, 2])) : opts.tta === false ? null : (card.mirror_axes ?? null);
+  const full = card.input.patch_size === 'full';
+  let logits: Float32Array;
+  let K: number;
+  let networkMs = 0;
+  let tiles = 1;
+  let runs = 0;
+  if (full && !is2d && runners.length === 1 && (!mirrorAxes || mirrorAxes.length === 0)) {
+    // whole volume in one run (brainchop style): no tiling buffers at all
+    throwIfCancelled(opts.signal);
+    opts.onProgress?.(0, 1, 'network');
+    const ta = performance.now();
+    const out = await runners[0].run(data, [1, C, ...netSpatial]);
+    networkMs = performance.now() - ta;
+    runs = 1;
+    if (out.shape.length !== 5 || out.shape[0] !== 1 || !out.shape.slice(2).every((v, i) => v === netSpatial[i])) {
+      throw new SegStudioError('inference', `network output shape [${out.shape}] does not match its input [1, ${C}, ${netSpatial}]`, model.sourceName);
+    }
+    K = out.shape[1];
+    logits = out.data;
+    opts.onProgress?.(1, 1, 'network');
+  } else {
+    const patch = full ? (is2d ? netSpatial.slice(1) : netSpatial) : (card.input.patch_size as number[]);
+    const sw = await predictSlidingWindow(data, [C, ...netSpatial], runners, {
+      patchSize: patch,
+      stepSize: opts.stepSize ?? card.input.step_size ?? 0.5,
+      useGaussian: full ? false : (card.input.gaussian ?? true),
+      mirrorAxes,
+      onProgress: opts.onProgress,
+      signal: opts.signal,
+    });
+    logits = sw.logits;
+    K = sw.shape[0];
+    networkMs = sw.networkMs;
+    tiles = sw.tiles;
+    runs = sw.runs;
+  }
+  const t2 = performance.now();
+  const classNames = cardLabelNames(card);
+  if (K !== classNames.length) {
+    throw new SegStudioError('inference', `network outputs ${K} channels but the model card lists ${classNames.length} labels (${classNames.join(', ')})`, model.sourceName);
+  }
+  if (zFastest) logits = reverseSpatial(logits, K, netSpatial);
+  const labels: LabelMap = { data: argmaxLabels(logits, K, vol), shape: [...spatial] };
+  let probabilities: Float32Array | undefined;
+  if (opts.saveProbabilities) {
+    probabilities = card.output?.kind === 'probabilities' ? logits : softmaxChannels(logits === data ? logits.slice() : logits, K, vol);
+  }
+  const t3 = performance.now();
+  return {
+    labels,
+    probabilities,
+    probabilitiesShape: probabilities ? [K, ...spatial] : undefined,
+    classNames,
+    device: runners[0].device,
+    timings: { preprocessMs: t1 - t0, inferenceMs: t2 - t1, networkMs, exportMs: t3 - t2, totalMs: t3 - t0 },
+    tiles,
+    runs,
+  };
+}
+
+/**
+ * Predicts one case. `image` is [C, d0, d1, d2] with channels in the model's order; `runners` holds one
+ * runner per fold to ensemble (bundle) or the card's single network. Errors are SegStudioErrors that
+ * name the image file or the model.
+ */
+export async function predictCase(image: Image, model: LoadedModel, runners: readonly NetworkRunner[], opts: PredictOptions = {}): Promise<PredictResult> {
+  const t0 = performance.now();
+  if (runners.length === 0) throw new SegStudioError('inference', 'no network runner given', model.sourceName);
+  if (image.shape.length !== 4) throw new SegStudioError('inference', `image must be [C, d0, d1, d2], got [${image.shape}]`, image.properties.fileName);
+  checkChannelCount(model, image.shape[0], 'channel', image.properties.fileName);
+  return model.kind === 'bundle' ? predictBundle(image, model, runners, opts, t0) : predictCard(image, model, runners, opts, t0);
+}
