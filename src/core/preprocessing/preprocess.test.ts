@@ -146,3 +146,70 @@ describe('exportPredictionToOriginal vs nnU-Net export_prediction (Python re-imp
     expect(x[5]).toBe(1);
   });
 });
+
+describe('2D configuration on a real EM PNG region (spacing 999, 2-entry target spacing)', () => {
+  const c2 = meta.case2d;
+  it('keeps the first axis, resamples in-plane like nnU-Net', () => {
+    const plans = plansFor();
+    plans.transpose_forward = [0, 1, 2];
+    plans.transpose_backward = [0, 1, 2];
+    plans.configurations['2d'] = {
+      ...plans.configurations['3d_fullres'],
+      spacing: c2.config_spacing,
+      patch_size: [64, 80],
+      use_mask_for_norm: [false],
+    };
+    const img = loadArray(c2.image);
+    const lab = loadArray(c2.label);
+    const pre = preprocessCase(
+      { data: img.data as Float32Array, shape: [1, ...img.shape], properties: { format: 'png', spacing: c2.spacing } },
+      plans,
+      '2d',
+      { data: lab.data as Uint8Array, shape: lab.shape },
+    );
+    expect(pre.shape).toEqual([1, ...c2.new_shape]);
+    expect(pre.properties.spacing_after_resampling).toEqual([999, ...c2.config_spacing]);
+    expect(pre.properties.bbox_used_for_cropping).toEqual(c2.bbox);
+    const exp = loadFloat(c2.data);
+    let lo = Infinity;
+    let hi = -Infinity;
+    let maxd = 0;
+    for (let i = 0; i < exp.length; i++) {
+      lo = Math.min(lo, exp[i]);
+      hi = Math.max(hi, exp[i]);
+      maxd = Math.max(maxd, Math.abs(pre.data[i] - exp[i]));
+    }
+    expect(maxd).toBeLessThanOrEqual(1e-4 * (hi - lo));
+    const seg = loadArray(c2.seg).data;
+    let diff = 0;
+    for (let i = 0; i < seg.length; i++) if (pre.seg[i] !== seg[i]) diff++;
+    expect(diff).toBe(0);
+  });
+});
+
+describe('region-based export (sigmoid + regions_class_order, hand-computed)', () => {
+  it('later regions overwrite earlier ones where their probability > 0.5; outside the crop stays 0', () => {
+    const plans = plansFor();
+    plans.transpose_forward = [0, 1, 2];
+    plans.transpose_backward = [0, 1, 2];
+    plans.configurations['3d_fullres'].spacing = [1, 1, 1];
+    const props = {
+      spacing: [1, 1, 1],
+      shape_before_cropping: [1, 2, 3],
+      bbox_used_for_cropping: [[0, 1], [0, 2], [1, 3]] as [number, number][],
+      shape_after_cropping_and_before_resampling: [1, 2, 2],
+      shape_after_resampling: [1, 2, 2],
+      spacing_after_resampling: [1, 1, 1],
+      transpose_forward: [0, 1, 2],
+      transpose_backward: [0, 1, 2],
+      original_shape: [1, 2, 3],
+    };
+    // two regions (e.g. whole tumour -> label 1, core -> label 2), 4 voxels in the crop
+    const logits = new Float32Array([5, 5, -5, 0.1, /* region 2 */ -5, 3, 3, -0.1]);
+    const out = exportPredictionToOriginal(logits, 2, props, plans, '3d_fullres', { regionsClassOrder: [1, 2], saveProbabilities: true });
+    // crop voxels at (0,0,1),(0,0,2),(0,1,1),(0,1,2)
+    expect(Array.from(out.labels.data)).toEqual([0, 1, 2, 0, 2, 1]);
+    expect(out.probabilities![0]).toBe(0);
+    expect(out.probabilities![1]).toBeCloseTo(1 / (1 + Math.exp(-5)), 6);
+  });
+});
