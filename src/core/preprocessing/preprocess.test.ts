@@ -92,13 +92,18 @@ describe('preprocessCase vs the Python re-implementation of run_case_npy (real h
     expect(maxd).toBeLessThanOrEqual(1e-4 * (hi - lo));
     const seg = loadArray(c.seg).data;
     let diff = 0;
-    for (let i = 0; i < seg.length; i++) if (pre.seg[i] !== seg[i]) diff++;
+    for (let i = 0; i < seg.length; i++) if (pre.seg![i] !== seg[i]) diff++;
     expect(diff).toBe(0);
-    expect(pre.seg.some((v) => v === -1)).toBe(true);
+    expect(pre.seg!.some((v) => v === -1)).toBe(true);
   });
   it('inherits_from configurations resolve; unknown configuration is a SegStudioError', () => {
     const again = preprocessCase(caseImage(), plans, '3d_alias');
     expect(again.shape).toEqual(pre.shape);
+    expect(again.seg).toBeUndefined();
+    const withMask = preprocessCase(caseImage(), plans, '3d_alias', undefined, { resampleMask: true });
+    expect(withMask.seg!.length).toBe(pre.seg!.length);
+    expect(withMask.seg!.some((v) => v === -1)).toBe(true);
+    expect(withMask.seg!.every((v) => v === 0 || v === -1)).toBe(true);
     expect(() => preprocessCase(caseImage(), plans, '2d')).toThrow(/no configuration '2d'/);
   });
 });
@@ -182,7 +187,7 @@ describe('2D configuration on a real EM PNG region (spacing 999, 2-entry target 
     expect(maxd).toBeLessThanOrEqual(1e-4 * (hi - lo));
     const seg = loadArray(c2.seg).data;
     let diff = 0;
-    for (let i = 0; i < seg.length; i++) if (pre.seg[i] !== seg[i]) diff++;
+    for (let i = 0; i < seg.length; i++) if (pre.seg![i] !== seg[i]) diff++;
     expect(diff).toBe(0);
   });
 });

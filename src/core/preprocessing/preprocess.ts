@@ -44,8 +44,11 @@ export interface PreprocessedCase {
   data: Float32Array;
   /** [C, ...shape_after_resampling] */
   shape: number[];
-  /** resampled segmentation (−1 outside the nonzero mask); the 0/−1 mask when no segmentation was given */
-  seg: Int16Array;
+  /**
+   * resampled segmentation (−1 outside the nonzero mask). Without a segmentation nnU-Net resamples its 0/−1 crop
+   * mask and then discards it at inference, so it is only computed here when asked for (opts.resampleMask).
+   */
+  seg?: Int16Array;
   properties: PreprocessingProperties;
 }
 
@@ -69,7 +72,18 @@ export function targetSpacingFor(config: ConfigurationPlans, transposedSpacing: 
  * nnU-Net DefaultPreprocessor.run_case_npy for one image (and optionally its segmentation).
  * `image` is [C, d0, d1, d2] float32 with properties.spacing in array order.
  */
-export function preprocessCase(image: Image, plans: Plans, configurationName: string, seg?: LabelMap): PreprocessedCase {
+export interface PreprocessOptions {
+  /** without a segmentation, also resample the 0/−1 nonzero mask (nnU-Net computes it; inference ignores it) */
+  resampleMask?: boolean;
+}
+
+export function preprocessCase(
+  image: Image,
+  plans: Plans,
+  configurationName: string,
+  seg?: LabelMap,
+  opts: PreprocessOptions = {},
+): PreprocessedCase {
   const file = image.properties.fileName;
   const config = configOf(plans, configurationName);
   if (image.shape.length !== 4) throw new SegStudioError('preprocess', `image must be [C, d0, d1, d2], got ${JSON.stringify(image.shape)}`, file);
@@ -115,8 +129,10 @@ export function preprocessCase(image: Image, plans: Plans, configurationName: st
   // resample
   const dataOut = resampleDataToShape(data, channels, spatial, newShape, originalSpacing, targetSpacing,
     optionsFromKwargs(config.resampling_fn_data_kwargs, 3));
-  const segOut = resampleSegmentationToShape(crop.seg.data, spatial, newShape, originalSpacing, targetSpacing,
-    optionsFromKwargs(config.resampling_fn_seg_kwargs, 1));
+  const segOut = seg || opts.resampleMask
+    ? resampleSegmentationToShape(crop.seg.data, spatial, newShape, originalSpacing, targetSpacing,
+      optionsFromKwargs(config.resampling_fn_seg_kwargs, 1))
+    : undefined;
 
   return {
     data: dataOut,
