@@ -1,0 +1,170 @@
+// Checkpoint format: checkpoint_{best,latest,final}.json (metadata, log, optimizer hyperparameters, RNG
+// state, tensor index) + checkpoint_{…}.bin (every tensor as little-endian float32, concatenated in index
+// order). The .bin is written first and the .json names its byte length and sha256, so a process killed
+// between the two writes leaves a checkpoint that is refused with a clear message instead of loaded wrong.
+// Mirrors what nnU-Net's save_checkpoint puts into checkpoint_*.pth (network_weights, optimizer_state,
+// logging, _best_ema, current_epoch = epoch + 1, init_args, trainer_name, inference_allowed_mirroring_axes);
+// nnU-Net: training/nnUNetTrainer/nnUNetTrainer.py save_checkpoint / load_checkpoint.
+import { SegStudioError } from '../../core/errors.ts';
+import { sha256Hex } from '../../core/inference/sha256.ts';
+import type { RandomStateSnapshot } from '../data/random.ts';
+import type { UNetConfig } from '../nn/plainConvUNet.ts';
+import type { TrainingLogData } from './log.ts';
+import { bytesText, textBytes, type TrainerStorage } from './storage.ts';
+
+export const CHECKPOINT_FORMAT = 'segstudio-checkpoint/1';
+export type CheckpointName = 'best' | 'latest' | 'final';
+
+export interface TensorEntry {
+  name: string;
+  group: 'weights' | 'momentum';
+  shape: number[];
+  /** byte offset in the .bin */
+  offset: number;
+  /** number of float32 values */
+  length: number;
+}
+
+export interface OptimizerMeta {
+  initial_lr: number;
+  momentum: number;
+  weight_decay: number;
+  nesterov: boolean;
+  /** completed SGD steps */
+  step: number;
+}
+
+/** Everything a checkpoint holds besides the tensors. */
+export interface CheckpointMeta {
+  format: typeof CHECKPOINT_FORMAT;
+  trainer_name: string;
+  dataset_name: string;
+  plans_name: string;
+  configuration: string;
+  fold: number | 'all';
+  /** the next epoch to run (nnU-Net stores current_epoch + 1) */
+  current_epoch: number;
+  /** trainer options the run was started with (epochs, iterations, seed, …) */
+  init_args: Record<string, unknown>;
+  network: UNetConfig;
+  patch_size: number[];
+  batch_size: number;
+  logging: TrainingLogData;
+  _best_ema: number | null;
+  optimizer: OptimizerMeta;
+  rng: Record<string, RandomStateSnapshot>;
+  inference_allowed_mirroring_axes: number[];
+  /** name of the backend that produced it (for the record) */
+  backend: string;
+  /** wall-clock ms when written */
+  saved_at: number;
+}
+
+export interface CheckpointFileMeta extends CheckpointMeta {
+  bin: { file: string; bytes: number; sha256: string };
+  tensors: TensorEntry[];
+}
+
+export interface CheckpointData {
+  meta: CheckpointMeta;
+  weights: Record<string, { shape: number[]; data: Float32Array }>;
+  /** SGD momentum buffers by parameter name (absent for parameters never stepped) */
+  momentum: Record<string, Float32Array>;
+}
+
+// JSON cannot hold NaN/Infinity (pseudo Dice of a class absent everywhere is NaN, as in nnU-Net): write them as
+// the strings "NaN", "Infinity", "-Infinity" and read them back as numbers.
+const NONFINITE: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
+
+export function stringifyWithNaN(v: unknown, indent = 1): string {
+  return JSON.stringify(v, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : x), indent);
+}
+
+export function parseWithNaN(text: string): unknown {
+  return JSON.parse(text, (_k, x) => (typeof x === 'string' && x in NONFINITE ? NONFINITE[x] : x));
+}
+
+export function checkpointFiles(name: CheckpointName): { json: string; bin: string } {
+  return { json: `checkpoint_${name}.json`, bin: `checkpoint_${name}.bin` };
+}
+
+/** Serialises a checkpoint: the .json text and the .bin bytes. */
+export function encodeCheckpoint(data: CheckpointData, binFile: string): { json: Uint8Array; bin: Uint8Array } {
+  const entries: { name: string; group: TensorEntry['group']; shape: number[]; data: Float32Array }[] = [];
+  for (const [name, t] of Object.entries(data.weights)) entries.push({ name, group: 'weights', shape: [...t.shape], data: t.data });
+  for (const [name, m] of Object.entries(data.momentum)) {
+    const w = data.weights[name];
+    if (!w) throw new SegStudioError('checkpoint', `momentum for ${name} has no matching weight`);
+    entries.push({ name, group: 'momentum', shape: [...w.shape], data: m });
+  }
+  const total = entries.reduce((a, e) => a + e.data.length * 4, 0);
+  const bin = new Uint8Array(total);
+  const view = new DataView(bin.buffer);
+  const tensors: TensorEntry[] = [];
+  let off = 0;
+  for (const e of entries) {
+    tensors.push({ name: e.name, group: e.group, shape: e.shape, offset: off, length: e.data.length });
+    for (let i = 0; i < e.data.length; i++) view.setFloat32(off + 4 * i, e.data[i], true);
+    off += e.data.length * 4;
+  }
+  const meta: CheckpointFileMeta = { ...data.meta, bin: { file: binFile, bytes: bin.length, sha256: sha256Hex(bin) }, tensors };
+  return { json: textBytes(stringifyWithNaN(meta) + '\n'), bin };
+}
+
+/** Parses and checks a checkpoint's .json and .bin (size, sha256, every tensor in bounds). */
+export function decodeCheckpoint(jsonBytes: Uint8Array, bin: Uint8Array, fileName: string): CheckpointData {
+  let meta: CheckpointFileMeta;
+  try {
+    meta = parseWithNaN(bytesText(jsonBytes)) as CheckpointFileMeta;
+  } catch (e) {
+    throw new SegStudioError('checkpoint', `not valid JSON (${(e as Error).message})`, fileName);
+  }
+  if (!meta || typeof meta !== 'object' || meta.format !== CHECKPOINT_FORMAT)
+    throw new SegStudioError('checkpoint', `not a SegStudio checkpoint (format ${JSON.stringify(meta?.format)}, expected "${CHECKPOINT_FORMAT}")`, fileName);
+  if (!meta.bin || !Array.isArray(meta.tensors)) throw new SegStudioError('checkpoint', 'missing "bin" or "tensors"', fileName);
+  if (bin.length !== meta.bin.bytes)
+    throw new SegStudioError('checkpoint', `${meta.bin.file} has ${bin.length} bytes, the checkpoint expects ${meta.bin.bytes} (incomplete write?)`, fileName);
+  const digest = sha256Hex(bin);
+  if (digest !== meta.bin.sha256)
+    throw new SegStudioError('checkpoint', `${meta.bin.file} does not match its sha256 (file ${digest.slice(0, 12)}…, expected ${meta.bin.sha256.slice(0, 12)}…)`, fileName);
+  const view = new DataView(bin.buffer, bin.byteOffset, bin.byteLength);
+  const weights: CheckpointData['weights'] = {};
+  const momentum: CheckpointData['momentum'] = {};
+  for (const t of meta.tensors) {
+    if (t.offset < 0 || t.offset + 4 * t.length > bin.length)
+      throw new SegStudioError('checkpoint', `tensor ${t.name} lies outside ${meta.bin.file}`, fileName);
+    const a = new Float32Array(t.length);
+    for (let i = 0; i < t.length; i++) a[i] = view.getFloat32(t.offset + 4 * i, true);
+    if (t.group === 'weights') weights[t.name] = { shape: [...t.shape], data: a };
+    else momentum[t.name] = a;
+  }
+  const { bin: _b, tensors: _t, ...rest } = meta;
+  return { meta: rest, weights, momentum };
+}
+
+/** Writes checkpoint_<name>.bin, then checkpoint_<name>.json. */
+export async function saveCheckpoint(storage: TrainerStorage, name: CheckpointName, data: CheckpointData): Promise<void> {
+  const f = checkpointFiles(name);
+  const { json, bin } = encodeCheckpoint(data, f.bin);
+  await storage.write(f.bin, bin);
+  await storage.write(f.json, json);
+}
+
+export async function hasCheckpoint(storage: TrainerStorage, name: CheckpointName): Promise<boolean> {
+  const f = checkpointFiles(name);
+  return (await storage.exists(f.json)) && (await storage.exists(f.bin));
+}
+
+export async function loadCheckpoint(storage: TrainerStorage, name: CheckpointName): Promise<CheckpointData> {
+  const f = checkpointFiles(name);
+  const where = `${storage.location}/${f.json}`;
+  if (!(await storage.exists(f.json))) throw new SegStudioError('checkpoint-missing', 'checkpoint not found', where);
+  if (!(await storage.exists(f.bin))) throw new SegStudioError('checkpoint', `its tensor file ${f.bin} is missing`, where);
+  return decodeCheckpoint(await storage.read(f.json), await storage.read(f.bin), where);
+}
+
+/** nnU-Net's --c order: final, then latest, then best; null when there is none. */
+export async function newestCheckpoint(storage: TrainerStorage): Promise<CheckpointName | null> {
+  for (const n of ['final', 'latest', 'best'] as const) if (await hasCheckpoint(storage, n)) return n;
+  return null;
+}
