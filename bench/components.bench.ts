@@ -8,24 +8,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { gunzipSync } from 'node:zlib';
+import { readImageFile } from '../src/core/io/index.ts';
 import { labelComponents } from '../src/core/postprocessing/components.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shared = process.env.SEGSTUDIO_SHARED_DATA ?? path.resolve(here, '../../shared/data');
 const PY = '/usr/bin/python3';
 
-/** Minimal NIfTI-1 voxel fetch for a uint8 label map (bench-only; the product reads through src/core/io). */
-function readUint8Nifti(file: string): { data: Uint8Array; shape: number[] } | null {
+/** A label map from shared/data through the product's reader; null when the data is not there. */
+function readLabelMap(file: string): { data: Uint8Array; shape: number[] } | null {
   if (!fs.existsSync(file)) return null;
-  const buf = gunzipSync(fs.readFileSync(file));
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const dims = [1, 2, 3].map((i) => dv.getInt16(40 + 2 * i, true));
-  const datatype = dv.getInt16(70, true);
-  const voxOffset = Math.round(dv.getFloat32(108, true));
-  if (datatype !== 2) return null;
-  const n = dims[0] * dims[1] * dims[2];
-  return { data: new Uint8Array(buf.buffer, buf.byteOffset + voxOffset, n).slice(), shape: [dims[2], dims[1], dims[0]] };
+  const img = readImageFile(new Uint8Array(fs.readFileSync(file)), file);
+  return { data: Uint8Array.from(img.data), shape: img.shape.slice(1) };
 }
 
 /** Deterministic random blobs: union of 3000 random balls of radius 2..9 voxels in a 256³ grid. */
@@ -74,7 +68,7 @@ print(json.dumps(out))
 export async function run(): Promise<Record<string, unknown>> {
   const reps = 5;
   const inputs: { name: string; mask: Uint8Array; shape: number[] }[] = [];
-  const seg = readUint8Nifti(path.join(shared, 'models/brainchop_model5_gw_ae/expected_t1_crop_seg.onnxruntime.nii.gz'));
+  const seg = readLabelMap(path.join(shared, 'models/brainchop_model5_gw_ae/expected_t1_crop_seg.onnxruntime.nii.gz'));
   if (seg) {
     inputs.push({ name: 'brainchop_seg_fg_256', mask: seg.data.map((v) => (v > 0 ? 1 : 0)), shape: seg.shape });
     inputs.push({ name: 'brainchop_seg_wm_256', mask: seg.data.map((v) => (v === 1 ? 1 : 0)), shape: seg.shape });
