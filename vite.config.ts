@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
 import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 
@@ -19,6 +22,7 @@ export const securityHeaders: Record<string, string> = {
     "base-uri 'self'",
     "form-action 'none'",
     "frame-ancestors 'none'",
+    "manifest-src 'self'",
   ].join('; '),
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
@@ -42,8 +46,70 @@ function headersPlugin(): Plugin {
   };
 }
 
+// onnxruntime-web's runtime files, served from our origin under /ort/ (public/ort is generated, gitignored).
+export const ORT_FILES = [
+  'ort.webgpu.min.mjs',
+  'ort.wasm.min.mjs',
+  'ort-wasm-simd-threaded.asyncify.mjs',
+  'ort-wasm-simd-threaded.asyncify.wasm',
+  'ort-wasm-simd-threaded.mjs',
+  'ort-wasm-simd-threaded.wasm',
+];
+
+function ortFilesPlugin(): Plugin {
+  const copy = () => {
+    const src = path.resolve('node_modules/onnxruntime-web/dist');
+    const dst = path.resolve('public/ort');
+    fs.mkdirSync(dst, { recursive: true });
+    for (const f of ORT_FILES) {
+      const a = path.join(src, f);
+      const b = path.join(dst, f);
+      const sa = fs.statSync(a);
+      const sb = fs.existsSync(b) ? fs.statSync(b) : null;
+      if (!sb || sb.size !== sa.size || sb.mtimeMs < sa.mtimeMs) fs.copyFileSync(a, b);
+    }
+  };
+  return { name: 'segstudio-ort-files', config: copy };
+}
+
+function listFiles(dir: string, prefix = ''): string[] {
+  if (!fs.existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...listFiles(path.join(dir, e.name), rel));
+    else out.push(rel);
+  }
+  return out;
+}
+
+// Precache list for the hand-written service worker (public/sw.js): every built file, the ORT runtime
+// and the bundled demo model, plus a build id that names the cache.
+function precachePlugin(): Plugin {
+  let outDir = 'dist';
+  return {
+    name: 'segstudio-precache',
+    apply: 'build',
+    configResolved(c) {
+      outDir = path.resolve(c.root, c.build.outDir);
+    },
+    closeBundle() {
+      const files = listFiles(outDir).filter((f) => f !== 'precache.json' && f !== 'sw.js' && !f.endsWith('.map'));
+      const hash = createHash('sha256');
+      for (const f of files.sort()) {
+        const full = path.join(outDir, f);
+        const st = fs.statSync(full);
+        hash.update(`${f}:${st.size}\n`);
+        if (st.size < 2 << 20) hash.update(fs.readFileSync(full));
+      }
+      const urls = ['./', ...files.filter((f) => f !== 'index.html').map((f) => `./${f}`)];
+      fs.writeFileSync(path.join(outDir, 'precache.json'), JSON.stringify({ version: hash.digest('hex').slice(0, 16), urls }, null, 1));
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [react(), headersPlugin()],
+  plugins: [react(), headersPlugin(), ortFilesPlugin(), precachePlugin()],
   worker: { format: 'es' },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   build: { target: 'es2022', sourcemap: false, chunkSizeWarningLimit: 4096 },

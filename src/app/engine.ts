@@ -1,0 +1,374 @@
+// Page-side actions: talk to the inference worker (comlink), update the store, drive the viewer.
+import * as Comlink from 'comlink';
+import type { InferenceApi } from '../../workers/inference.worker.ts';
+import { get, pushError, set, setView, store, type AppState, type ResultState } from './store.ts';
+import { viewer } from './viewer.ts';
+import type { DownloadFile, LoadedImage, ProgressEvent, SegmentResult } from './workerApi.ts';
+
+let worker: Worker | null = null;
+let api: Comlink.Remote<InferenceApi> | null = null;
+let cancelFlag: Int32Array | null = null;
+/** label map of the last segmentation, before edits (for 'reset') */
+let lastResult: SegmentResult | null = null;
+const variants = new Map<string, SegmentResult>();
+
+export function workerApi(): Comlink.Remote<InferenceApi> {
+  if (!api) {
+    worker = new Worker(new URL('../../workers/inference.worker.ts', import.meta.url), { type: 'module', name: 'segstudio-inference' });
+    api = Comlink.wrap<InferenceApi>(worker);
+  }
+  return api;
+}
+
+/** Errors from the worker carry 'SegStudioError:code:file' in their name. */
+export function reportError(e: unknown, fallbackFile?: string): void {
+  const err = e as Error;
+  const m = /^SegStudioError:([^:]*):(.*)$/.exec(err?.name ?? '');
+  const code = m?.[1];
+  const file = m?.[2] || fallbackFile;
+  let message = err?.message ?? String(e);
+  if (code === 'cancelled') {
+    set({ notice: 'Segmentation cancelled — the image stays loaded.' });
+    return;
+  }
+  if (file && !message.startsWith(file)) message = `${file}: ${message}`;
+  pushError(message, file, code);
+}
+
+export async function init(): Promise<void> {
+  const w = workerApi();
+  let sab: SharedArrayBuffer | undefined;
+  if (globalThis.crossOriginIsolated && typeof SharedArrayBuffer !== 'undefined') {
+    sab = new SharedArrayBuffer(4);
+    cancelFlag = new Int32Array(sab);
+  }
+  try {
+    const runtime = await w.init(sab);
+    set({ runtime });
+  } catch (e) {
+    reportError(e);
+  }
+}
+
+async function showLoaded(loaded: LoadedImage): Promise<void> {
+  variants.clear();
+  lastResult = null;
+  set({ image: loaded.info, result: null });
+  await viewer.showImage(loaded.display, loaded.info.name);
+  const info = loaded.info;
+  const preset = info.looksLikeCt ? 'brain' : 'auto';
+  applyPreset(preset);
+  syncLabelTable();
+}
+
+export async function loadDemoImage(): Promise<void> {
+  set({ job: { ...get().job, state: 'loading', stage: 'loading the demo volume' } });
+  try {
+    await showLoaded(await workerApi().loadDemoImage());
+  } catch (e) {
+    reportError(e, 'demo_phantom.nii.gz');
+  } finally {
+    set({ job: { ...get().job, state: 'idle', stage: '' } });
+  }
+}
+
+export async function loadDemoModel(): Promise<boolean> {
+  try {
+    const model = await workerApi().loadDemoModel();
+    set({ model, options: { ...get().options, folds: [] } });
+    syncLabelTable();
+    return true;
+  } catch (e) {
+    reportError(e, 'models/demo');
+    return false;
+  }
+}
+
+const IMAGE_RE = /\.(nii|nii\.gz|png|jpe?g|gz|dcm|nrrd|mha|mhd)$/i;
+const MODEL_RE = /(\.onnx|\.zip|manifest\.json|plans\.json|dataset\.json|\.card\.json|model-card\.json)$/i;
+
+export interface DroppedFile {
+  path: string;
+  file: File;
+}
+
+/** Decides what a drop is: a model (bundle folder / zip / .onnx + card) or an image case. */
+export function classifyDrop(files: DroppedFile[]): 'model' | 'image' {
+  if (files.some((f) => /\.onnx$/i.test(f.path) || /manifest\.json$/i.test(f.path))) return 'model';
+  if (files.length === 1 && /\.zip$/i.test(files[0].path)) return 'model';
+  if (files.every((f) => MODEL_RE.test(f.path) && !IMAGE_RE.test(f.path))) return 'model';
+  return 'image';
+}
+
+export async function openFiles(files: DroppedFile[]): Promise<void> {
+  if (files.length === 0) return;
+  if (classifyDrop(files) === 'model') return loadModelFiles(files);
+  const images = files.filter((f) => !/(^|\/)\.|\.json$|\.txt$|\.md$/i.test(f.path));
+  const names = images.map((f) => f.file.name).join(', ');
+  if (images.length === 0) {
+    pushError(`${files.map((f) => f.file.name).join(', ')}: no image files found (supported: .nii, .nii.gz, .png)`);
+    return;
+  }
+  set({ job: { ...get().job, state: 'loading', stage: `reading ${names}` }, notice: null });
+  try {
+    const loaded = await workerApi().loadFiles(images.map((f) => ({ name: f.file.name, data: f.file })));
+    await showLoaded(loaded);
+  } catch (e) {
+    reportError(e, names);
+  } finally {
+    set({ job: { ...get().job, state: 'idle', stage: '' } });
+  }
+}
+
+export async function loadModelFiles(files: DroppedFile[]): Promise<void> {
+  const label = files.length === 1 ? files[0].path : files[0].path.split('/')[0];
+  set({ job: { ...get().job, state: 'loading', stage: `loading model ${label}` }, notice: null });
+  try {
+    const model = await workerApi().loadModelFiles(files.map((f) => ({ path: f.path, data: f.file })));
+    set({ model, options: { ...get().options, folds: [] } });
+    syncLabelTable();
+  } catch (e) {
+    reportError(e, label);
+  } finally {
+    set({ job: { ...get().job, state: 'idle', stage: '' } });
+  }
+}
+
+export async function segment(): Promise<void> {
+  const s = get();
+  if (!s.image || !s.model || s.job.state !== 'idle') return;
+  if (cancelFlag) Atomics.store(cancelFlag, 0, 0);
+  const startedAt = performance.now();
+  set({ job: { state: 'segmenting', stage: 'starting', done: 0, total: 0, startedAt, lastMs: s.job.lastMs }, notice: null });
+  const onProgress = (p: ProgressEvent) => {
+    const job = get().job;
+    if (job.state === 'segmenting') set({ job: { ...job, done: p.done, total: p.total, stage: p.stage } });
+  };
+  try {
+    const result = await workerApi().segment(s.options, Comlink.proxy(onProgress));
+    const key = result.folds.length > 1 ? 'ensemble' : `fold ${result.folds[0]}`;
+    variants.set(key, result);
+    showResult(result, key);
+    set({ job: { ...get().job, state: 'idle', stage: '', lastMs: performance.now() - startedAt } });
+  } catch (e) {
+    set({ job: { ...get().job, state: 'idle', stage: '' } });
+    reportError(e, s.image.name);
+  }
+}
+
+function showResult(result: SegmentResult, key: string): void {
+  lastResult = result;
+  viewer.setLabels(result.labels);
+  set({
+    result: {
+      version: (get().result?.version ?? 0) + 1,
+      shape: result.shape,
+      device: result.device,
+      deviceLabel: result.deviceLabel,
+      fallbackReason: result.fallbackReason,
+      folds: result.folds,
+      tta: result.tta,
+      totalMs: result.timings.totalMs,
+      stats: result.stats,
+      hasProbabilities: result.hasProbabilities,
+      postprocessed: [],
+      steps: [],
+      variants: [...variants.keys()].map((k) => ({ key: k, label: k === 'ensemble' ? 'Ensemble' : k.replace('fold', 'Fold') })),
+      activeVariant: key,
+    },
+  });
+  syncLabelTable();
+}
+
+export function selectVariant(key: string): void {
+  const r = variants.get(key);
+  if (r) showResult(r, key);
+}
+
+export function cancel(): void {
+  if (get().job.state !== 'segmenting') return;
+  if (cancelFlag) Atomics.store(cancelFlag, 0, 1);
+  void workerApi().cancel();
+  set({ job: { ...get().job, state: 'cancelling', stage: 'cancelling…' } });
+}
+
+export async function runDemo(): Promise<void> {
+  const s = get();
+  if (s.job.state !== 'idle') return;
+  const jobs: Promise<unknown>[] = [];
+  if (!s.image?.isDemo) jobs.push(loadDemoImage());
+  if (s.model?.source !== 'demo') jobs.push(loadDemoModel());
+  await Promise.all(jobs);
+  if (get().image?.isDemo && get().model?.source === 'demo') await segment();
+}
+
+/** Recomputes the label table after an edit, postprocessing or undo; `steps` is the new undo history. */
+async function refreshStats(steps?: ResultState['steps']): Promise<void> {
+  const r = get().result;
+  const labels = viewer.getLabels();
+  if (!r || !labels) return;
+  try {
+    const stats = await workerApi().stats(Comlink.transfer(labels, [labels.buffer]), r.shape);
+    const cur = get().result!;
+    const st = steps ?? cur.steps;
+    set({
+      result: {
+        ...cur,
+        stats,
+        version: cur.version + 1,
+        steps: st,
+        postprocessed: st.filter((x): x is number => typeof x === 'number'),
+      },
+    });
+  } catch (e) {
+    reportError(e);
+  }
+}
+
+viewer.onEdit = (action) => {
+  if (action !== 'draw') return;
+  const r = get().result;
+  if (r) void refreshStats([...r.steps, 'edit']);
+};
+
+/** Largest-component postprocessing for one label; applying it again when it was the last step undoes it. */
+export async function toggleLargestComponent(label: number): Promise<void> {
+  const r = get().result;
+  if (!r) return;
+  if (r.postprocessed.includes(label)) {
+    if (r.steps[r.steps.length - 1] === label) undo();
+    return;
+  }
+  const labels = viewer.getLabels();
+  if (!labels) return;
+  try {
+    const out = await workerApi().largestComponent(Comlink.transfer(labels, [labels.buffer]), r.shape, label);
+    viewer.pushLabels(out);
+    await refreshStats([...r.steps, label]);
+  } catch (e) {
+    reportError(e);
+  }
+}
+
+export function undo(): void {
+  const r = get().result;
+  if (!r || r.steps.length === 0) return;
+  viewer.undo();
+  void refreshStats(r.steps.slice(0, -1));
+}
+
+export function resetEdits(): void {
+  if (lastResult) {
+    showResult(lastResult, get().result?.activeVariant ?? 'ensemble');
+  }
+}
+
+function saveFile(f: DownloadFile): void {
+  const blob = new Blob([f.bytes as BlobPart], { type: f.mime });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = f.name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+export async function downloadSegmentation(): Promise<void> {
+  const r = get().result;
+  const labels = viewer.getLabels();
+  if (!r || !labels) return;
+  try {
+    saveFile(await workerApi().exportSegmentation(Comlink.transfer(labels, [labels.buffer]), r.shape));
+  } catch (e) {
+    reportError(e);
+  }
+}
+
+export async function downloadProbabilities(): Promise<void> {
+  try {
+    saveFile(await workerApi().exportProbabilities());
+  } catch (e) {
+    reportError(e);
+  }
+}
+
+// ---- view
+
+export const PRESETS: { key: string; label: string; hotkey: string; window?: [number, number] }[] = [
+  { key: 'auto', label: 'Auto (MR)', hotkey: '1' },
+  { key: 'brain', label: 'Brain 80/40', hotkey: '2', window: [80, 40] },
+  { key: 'subdural', label: 'Subdural 200/75', hotkey: '3', window: [200, 75] },
+  { key: 'lung', label: 'Lung 1500/−600', hotkey: '4', window: [1500, -600] },
+  { key: 'abdomen', label: 'Abdomen 400/40', hotkey: '5', window: [400, 40] },
+  { key: 'bone', label: 'Bone 1800/400', hotkey: '6', window: [1800, 400] },
+  { key: 'full', label: 'Full range', hotkey: '7' },
+];
+
+export function applyPreset(key: string): void {
+  const img = get().image;
+  const p = PRESETS.find((x) => x.key === key);
+  if (!img || !p) return;
+  let min: number;
+  let max: number;
+  if (p.window) {
+    const [w, l] = p.window;
+    min = l - w / 2;
+    max = l + w / 2;
+  } else if (key === 'full') [min, max] = img.range;
+  else [min, max] = img.robustRange[1] > img.robustRange[0] ? img.robustRange : img.range;
+  viewer.setWindow(min, max);
+  setView({ preset: key, windowMin: min, windowMax: max });
+}
+
+export function setWindow(min: number, max: number): void {
+  viewer.setWindow(min, max);
+  setView({ preset: 'custom', windowMin: min, windowMax: max });
+}
+
+export function syncLabelTable(): void {
+  const s = get();
+  const labels = s.model?.labels ?? [];
+  viewer.setLabelTable(labels, s.view.hidden);
+  viewer.setOpacity(s.view.opacity, s.view.outline);
+}
+
+export function toggleHidden(label: number): void {
+  const hidden = get().view.hidden;
+  setView({ hidden: hidden.includes(label) ? hidden.filter((h) => h !== label) : [...hidden, label] });
+  syncLabelTable();
+}
+
+export function setOpacity(opacity: number): void {
+  setView({ opacity });
+  syncLabelTable();
+}
+
+export function setOutline(outline: boolean): void {
+  setView({ outline });
+  syncLabelTable();
+}
+
+export function setSlice(slice: AppState['view']['slice']): void {
+  setView({ slice });
+  viewer.setSlice(slice);
+}
+
+export function setTool(tool: AppState['view']['tool'], penLabel = get().view.penLabel): void {
+  setView({ tool, penLabel });
+  viewer.applyTool(tool, penLabel);
+}
+
+/** Read-only snapshot for tests and debugging: `window.__segstudio.state()` (never used to drive the app). */
+export function installTestHook(): void {
+  const hook = {
+    state: () => JSON.parse(JSON.stringify(store.getState())) as AppState,
+    /** the label map as shown in the viewer (NiiVue's drawing layer), in file order */
+    overlayLabels: () => {
+      const l = viewer.getLabels();
+      return l ? Array.from(l) : null;
+    },
+  };
+  Object.defineProperty(window, '__segstudio', { value: Object.freeze(hook), configurable: false, writable: false });
+}
