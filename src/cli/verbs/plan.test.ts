@@ -1,0 +1,45 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { dataPath, describeWithData, repoRoot } from '../../../test/sharedData.ts';
+import { pyJsonParse } from '../../core/evaluation/pyjson.ts';
+import { run } from './plan.ts';
+
+const fixtures = path.join(repoRoot, 'test/fixtures/planning');
+
+describeWithData('segstudio plan on the real hippocampus dataset', () => {
+  it('writes nnU-Net-identical nnUNetPlans.json, its fingerprint and splits', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'segstudio-plan-'));
+    // nnU-Net's planner output for these 190 cases (fingerprint sampled with 1e6 foreground voxels in total)
+    const ref = JSON.parse(fs.readFileSync(path.join(fixtures, 'plans_reference.json'), 'utf8')).cases.find(
+      (c: { name: string }) => c.name === 'Dataset004_Hippocampus',
+    );
+    const code = await run([dataPath('Dataset004_Hippocampus'), '-o', out, '--samples', '1e6']);
+    expect(code).toBe(0);
+    expect(fs.readFileSync(path.join(out, 'nnUNetPlans.json'), 'utf8')).toBe(ref.plans_text);
+    const fp = pyJsonParse<{ spacings: number[][] }>(fs.readFileSync(path.join(out, 'dataset_fingerprint.json'), 'utf8'));
+    expect(fp.spacings).toEqual(ref.fingerprint.spacings);
+    // sklearn KFold splits recorded for the same sorted id list
+    const kf = JSON.parse(fs.readFileSync(path.join(fixtures, 'kfold_splits.json'), 'utf8')).cases.find(
+      (c: { ids: string[] }) => c.ids.length === 190,
+    );
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'splits_final.json'), 'utf8'))).toEqual(kf.splits);
+    expect(fs.readFileSync(path.join(out, 'dataset.json'), 'utf8')).toBe(
+      fs.readFileSync(dataPath('Dataset004_Hippocampus', 'dataset.json'), 'utf8'),
+    );
+  }, 120_000);
+});
+
+describe('segstudio plan errors', () => {
+  it('names a missing dataset folder', async () => {
+    await expect(run(['/nonexistent/Dataset999_X', '-o', os.tmpdir()])).rejects.toThrow(/Dataset999_X: dataset folder not found/);
+  });
+  it('needs -o', async () => {
+    await expect(run([repoRoot])).rejects.toThrow(/missing required option -o/);
+  });
+  it('names a dataset folder without dataset.json', async () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'segstudio-empty-'));
+    await expect(run([d, '-o', path.join(d, 'out')])).rejects.toThrow(/dataset.json/);
+  });
+});
