@@ -25,6 +25,13 @@ const POLES: readonly (readonly number[])[] = [
   [-0.430575347099973791851434783493520110, -0.043096288203264653822712376822550182],
 ];
 
+/** Overall gain of the prefilter of `order` (scipy _apply_filter_gain). */
+export function splineGain(order: number): number {
+  let gain = 1.0;
+  for (const z of POLES[order] ?? []) gain *= (1.0 - z) * (1.0 - 1.0 / z);
+  return gain;
+}
+
 /** Samples of edge padding scipy adds before prefiltering in mode 'nearest' (ndimage _prepad_for_spline_filter). */
 export const SPLINE_PREPAD = 12;
 
@@ -137,15 +144,17 @@ export function prefilterColumns(
   stride: number,
   order: number,
   acc: Float64Array,
+  applyGain = true,
 ): void {
   const poles = POLES[order];
   if (!poles || poles.length === 0 || len <= 1) return;
-  let gain = 1.0;
-  for (const z of poles) gain *= (1.0 - z) * (1.0 - 1.0 / z);
+  const gain = splineGain(order);
   const total = len * stride;
-  for (let r = 0; r < len; r++) {
-    const o = r * stride;
-    for (let j = 0; j < width; j++) c[o + j] *= gain;
+  if (applyGain) {
+    for (let r = 0; r < len; r++) {
+      const o = r * stride;
+      for (let j = 0; j < width; j++) c[o + j] *= gain;
+    }
   }
   for (const z of poles) {
     // causal init (scipy _init_causal_reflect), truncated once z^i is far below double precision
@@ -205,6 +214,65 @@ type FloatArray = Float32Array | Float64Array;
 const CHUNK_DOUBLES = 1 << 17;
 
 /**
+ * Last-axis zoom for prefiltered orders, B lines at a time in a transposed scratch ([padded sample][line]) so the
+ * recursive filter and the taps run over contiguous memory, as the plane mode does for the other axes.
+ */
+function zoomLastAxisBlocked(
+  src: FloatArray,
+  outer: number,
+  n: number,
+  nOut: number,
+  order: number,
+  pad: number,
+  idx: Int32Array,
+  w: Float64Array,
+  dst: Float32Array,
+): void {
+  const len = n + 2 * pad;
+  const nTap = order + 1;
+  const B = 32;
+  const T = new Float64Array(len * B);
+  const acc = new Float64Array(B);
+  const gain = splineGain(order);
+  for (let o0 = 0; o0 < outer; o0 += B) {
+    const nb = Math.min(B, outer - o0);
+    for (let b = 0; b < nb; b++) {
+      const base = (o0 + b) * n;
+      const first = src[base] * gain;
+      const last = src[base + n - 1] * gain;
+      for (let p = 0; p < pad; p++) {
+        T[p * B + b] = first;
+        T[(pad + n + p) * B + b] = last;
+      }
+      for (let i = 0, q = pad * B + b; i < n; i++, q += B) T[q] = src[base + i] * gain;
+    }
+    prefilterColumns(T, len, nb, B, order, acc, false);
+    for (let k = 0; k < nOut; k++) {
+      const tk = k * nTap;
+      if (nTap === 4) {
+        const r0 = idx[tk] * B;
+        const r1 = idx[tk + 1] * B;
+        const r2 = idx[tk + 2] * B;
+        const r3 = idx[tk + 3] * B;
+        const w0 = w[tk];
+        const w1 = w[tk + 1];
+        const w2 = w[tk + 2];
+        const w3 = w[tk + 3];
+        for (let b = 0; b < nb; b++) {
+          dst[(o0 + b) * nOut + k] = T[r0 + b] * w0 + T[r1 + b] * w1 + T[r2 + b] * w2 + T[r3 + b] * w3;
+        }
+      } else {
+        for (let b = 0; b < nb; b++) {
+          let s = 0;
+          for (let q = 0; q < nTap; q++) s += T[idx[tk + q] * B + b] * w[tk + q];
+          dst[(o0 + b) * nOut + k] = s;
+        }
+      }
+    }
+  }
+}
+
+/**
  * Zooms one axis of a C-order array (shape `shape`) to `nOut` samples with scipy's zoom semantics
  * (mode 'nearest', grid_mode=True, prefilter for order > 1). Returns a new Float32Array.
  */
@@ -220,6 +288,10 @@ export function zoomAxis(src: FloatArray, shape: readonly number[], axis: number
   const { nTap, idx, w } = zoomTaps(n, nOut, order, pad);
   const len = n + 2 * pad;
 
+  if (inner === 1 && order > 1 && outer >= 8) {
+    zoomLastAxisBlocked(src, outer, n, nOut, order, pad, idx, w, dst);
+    return dst;
+  }
   if (inner === 1) {
     const buf = new Float64Array(len);
     for (let o = 0; o < outer; o++) {
@@ -283,6 +355,7 @@ export function zoomAxis(src: FloatArray, shape: readonly number[], axis: number
   if (cw > inner) cw = inner;
   const T = new Float64Array(len * cw);
   const acc = new Float64Array(cw);
+  const gain = splineGain(order);
   for (let o = 0; o < outer; o++) {
     const sb = o * n * inner;
     const db = o * nOut * inner;
@@ -294,9 +367,9 @@ export function zoomAxis(src: FloatArray, shape: readonly number[], axis: number
         else if (r > n - 1) r = n - 1;
         const s = sb + r * inner + j0;
         const t = p * cw;
-        for (let j = 0; j < wdt; j++) T[t + j] = src[s + j];
+        for (let j = 0; j < wdt; j++) T[t + j] = src[s + j] * gain;
       }
-      prefilterColumns(T, len, wdt, cw, order, acc);
+      prefilterColumns(T, len, wdt, cw, order, acc, false);
       for (let k = 0; k < nOut; k++) {
         const d = db + k * inner + j0;
         const tk = k * nTap;
