@@ -153,6 +153,26 @@ describeWithData('evaluation CLI verbs on real label maps', () => {
     }
   });
 
+  it('ensemble: geometry from CASE.json written the way predict writes it ({properties: {..., header}})', async () => {
+    const m1 = path.join(tmp, 'm1');
+    const m2 = path.join(tmp, 'm2');
+    for (const id of Object.keys(refs)) {
+      const props = readImageFile(new Uint8Array(fs.readFileSync(path.join(ref, `${id}.nii.gz`))), id).properties;
+      const header = { ...(props.header as Record<string, unknown>), extensions: [] as unknown[] };
+      delete header.analyzeBytes;
+      fs.writeFileSync(path.join(m1, `${id}.json`), JSON.stringify({ properties: { ...props, header }, class_names: ['a', 'b', 'c'] }));
+    }
+    const out = path.join(tmp, 'ens_json');
+    expect((await cli(['ensemble', '-i', m1, m2, '-o', out, '--ending', '.nii.gz', '--save-probabilities'])).rc).toBe(0);
+    for (const [id, { data }] of Object.entries(refs)) {
+      const seg = readImageFile(new Uint8Array(fs.readFileSync(path.join(out, `${id}.nii.gz`))), id);
+      const orig = readImageFile(new Uint8Array(fs.readFileSync(path.join(ref, `${id}.nii.gz`))), id);
+      expect(Array.from(seg.data)).toEqual(Array.from(data));
+      expect(seg.properties.affine).toEqual(orig.properties.affine);
+      expect(fs.existsSync(path.join(out, `${id}.npz`)) && fs.existsSync(path.join(out, `${id}.json`))).toBe(true);
+    }
+  });
+
   it('verify: exit 1 with an ERROR line on a broken copy, 0 when clean', async () => {
     const ds = path.join(tmp, 'Dataset999_Broken');
     fs.mkdirSync(path.join(ds, 'imagesTr'), { recursive: true });
