@@ -220,38 +220,58 @@ function resizeSegLinear<T extends LabelArray>(seg: T, shape: readonly number[],
   const taps: AxisTaps[] = [0, 1, 2].map((a) =>
     a === keep || shape[a] === newShape[a] ? identityTaps(shape[a]) : zoomTaps(shape[a], newShape[a], 1, 0),
   );
-  const [d0, d1, d2] = shape;
+  const [, d1, d2] = shape;
   const [n0, n1, n2] = newShape;
-  const s0 = d1 * d2;
-  const s1 = d2;
   const out = newLike(seg, n0 * n1 * n2);
   const [t0, t1, t2] = taps;
+  const m0 = t0.nTap;
+  const m1 = t1.nTap;
+  const m2 = t2.nTap;
+  // source offsets per output index and tap, per axis
+  const off0 = Int32Array.from(t0.idx, (v) => v * d1 * d2);
+  const off1 = Int32Array.from(t1.idx, (v) => v * d2);
+  const off2 = t2.idx;
+  const w0 = t0.w;
+  const w1 = t1.w;
+  const w2 = t2.w;
+  const L = new Float64Array(8);
   const labs = new Float64Array(8);
   const sums = new Float64Array(8);
   let p = 0;
   for (let i = 0; i < n0; i++) {
     for (let j = 0; j < n1; j++) {
       for (let k = 0; k < n2; k++, p++) {
+        // the tap labels in scipy's order (first axis slowest)
+        let m = 0;
+        for (let a = 0; a < m0; a++) {
+          const ia = off0[i * m0 + a];
+          for (let b = 0; b < m1; b++) {
+            const ib = ia + off1[j * m1 + b];
+            for (let c = 0; c < m2; c++) L[m++] = seg[ib + off2[k * m2 + c]];
+          }
+        }
+        const l0 = L[0];
+        let same = true;
+        for (let q = 1; q < m; q++) {
+          if (L[q] !== l0) {
+            same = false;
+            break;
+          }
+        }
+        if (same) {
+          out[p] = l0;
+          continue;
+        }
+        // one-hot value of each label = its weight products ((wa * wb) * wc) summed in tap order
         let cnt = 0;
-        let allSame = true;
-        let firstLab = 0;
-        for (let a = 0; a < t0.nTap; a++) {
-          const ia = t0.idx[i * t0.nTap + a] * s0;
-          const wa = t0.w[i * t0.nTap + a];
-          for (let b = 0; b < t1.nTap; b++) {
-            const ib = ia + t1.idx[j * t1.nTap + b] * s1;
-            const wab = wa * t1.w[j * t1.nTap + b];
-            for (let c = 0; c < t2.nTap; c++) {
-              const l = seg[ib + t2.idx[k * t2.nTap + c]];
-              const pr = wab * t2.w[k * t2.nTap + c];
-              if (cnt === 0) {
-                firstLab = l;
-                labs[0] = l;
-                sums[0] = pr;
-                cnt = 1;
-                continue;
-              }
-              if (l !== firstLab) allSame = false;
+        m = 0;
+        for (let a = 0; a < m0; a++) {
+          const wa = w0[i * m0 + a];
+          for (let b = 0; b < m1; b++) {
+            const wab = wa * w1[j * m1 + b];
+            for (let c = 0; c < m2; c++) {
+              const pr = wab * w2[k * m2 + c];
+              const l = L[m++];
               let q = 0;
               while (q < cnt && labs[q] !== l) q++;
               if (q === cnt) {
@@ -262,10 +282,7 @@ function resizeSegLinear<T extends LabelArray>(seg: T, shape: readonly number[],
             }
           }
         }
-        if (allSame) {
-          out[p] = firstLab;
-          continue;
-        }
+        // labels are assigned in ascending order where >= 0.5: the largest such label wins, else 0
         let best = 0;
         let found = false;
         for (let q = 0; q < cnt; q++) {
