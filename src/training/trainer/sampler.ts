@@ -1,6 +1,7 @@
-// MINIMAL PATCH SAMPLER — a stand-in until the data engineer's patch sampler and augmentation land in
-// src/training/data (then the trainer takes theirs through the same `BatchSource` interface and this file
-// goes away). It reproduces nnU-Net's data loader sampling rules without augmentation:
+// MINIMAL PATCH SAMPLER — a stand-in until the data engineer's patch sampler lands in src/training/data (then
+// the trainer takes theirs through the same `BatchSource` interface and this file goes away). It reproduces
+// nnU-Net's data loader sampling rules and hands each crop (at the augmentation's initial patch size) to the
+// augmentation of src/training/data/augment.ts when one is given:
 // nnU-Net: training/dataloading/data_loader.py (nnUNetDataLoader.get_bbox, generate_train_batch:
 // oversampling of the last 33 % of a batch, pad with 0 / seg −1, lower bounds −need_to_pad//2),
 // preprocessing/preprocessors/default_preprocessor.py _sample_foreground_locations (≤ 10000 voxels per class,
@@ -8,6 +9,7 @@
 // and the RemoveLabelTansform(-1 → 0) of the training/validation transforms.
 import { SegStudioError } from '../../core/errors.ts';
 import { RandomState } from '../data/random.ts';
+import type { Sample } from '../data/augment.ts';
 
 /** A preprocessed case as the trainer sees it (PreprocessedCase data/shape/seg plus its identifier). */
 export interface TrainingCase {
@@ -42,8 +44,15 @@ export interface BatchSource {
 
 export interface SamplerOptions {
   batchSize: number;
-  /** 2 or 3 entries; a 2D patch samples single slices along axis 0 */
+  /** the network's patch size: 2 or 3 entries; a 2D patch samples single slices along axis 0 */
   patchSize: number[];
+  /**
+   * the crop size before augmentation (nnU-Net's initial_patch_size, larger for rotation/scaling); default
+   * patchSize (no augmentation)
+   */
+  initialPatchSize?: number[];
+  /** per-sample augmentation: initial-size crop in, patchSize sample out (seg −1 may remain; mapped to 0 here) */
+  augment?: (s: Sample, rng: RandomState) => Sample;
   oversampleForeground: number;
   /** labels to oversample (nnU-Net: label_manager.foreground_labels) */
   foregroundLabels: number[];
@@ -68,7 +77,10 @@ export function sampleClassLocations(seg: ArrayLike<number>, classes: number[], 
 }
 
 export class PatchSampler implements BatchSource {
+  /** crop size (initial patch), 3-D */
   private readonly patch3: number[];
+  /** network patch, 3-D */
+  private readonly final3: number[];
   private readonly is2d: boolean;
 
   constructor(
@@ -80,7 +92,11 @@ export class PatchSampler implements BatchSource {
     const p = opts.patchSize;
     if (p.length !== 2 && p.length !== 3) throw new SegStudioError('training', `patch size must have 2 or 3 entries, got [${p}]`);
     this.is2d = p.length === 2;
-    this.patch3 = this.is2d ? [1, ...p] : [...p];
+    const ip = opts.initialPatchSize ?? p;
+    if (ip.length !== p.length || ip.some((v, i) => v < p[i]))
+      throw new SegStudioError('training', `initial patch size [${ip}] must be at least the patch size [${p}]`);
+    this.patch3 = this.is2d ? [1, ...ip] : [...ip];
+    this.final3 = this.is2d ? [1, ...p] : [...p];
     const c0 = cases[0].shape[0];
     for (const c of cases) {
       if (c.shape.length !== 4) throw new SegStudioError('training', `case data must be [C, d0, d1, d2], got [${c.shape}]`, c.id);
@@ -100,13 +116,14 @@ export class PatchSampler implements BatchSource {
     return c.classLocations;
   }
 
-  /** nnUNetDataLoader.get_bbox (need_to_pad only from data smaller than the patch: no augmentation padding). */
+  /** nnUNetDataLoader.get_bbox: need_to_pad = initial − final patch, more where the data is smaller. */
   private bbox(c: TrainingCase, forceFg: boolean): number[] {
     const shape = c.shape.slice(1);
     const P = this.patch3;
     const lbs: number[] = [], ubs: number[] = [];
     for (let d = 0; d < 3; d++) {
-      const need = Math.max(0, P[d] - shape[d]);
+      let need = P[d] - this.final3[d];
+      if (need + shape[d] < P[d]) need = P[d] - shape[d];
       lbs.push(-Math.floor(need / 2));
       ubs.push(shape[d] + Math.floor(need / 2) + (need % 2) - P[d]);
     }
@@ -124,41 +141,61 @@ export class PatchSampler implements BatchSource {
     return lbs.map((lb, d) => this.rng.randint(lb, ubs[d] + 1));
   }
 
+  /** Crop (zero / −1 padded) of one case at the initial patch size: image [C, ...P], seg [...P]. */
+  private crop(c: TrainingCase, lb: number[]): { image: Float32Array; seg: Int16Array } {
+    const P = this.patch3;
+    const C = c.shape[0];
+    const pv = P[0] * P[1] * P[2];
+    const image = new Float32Array(C * pv);
+    const seg = new Int16Array(pv);
+    const [D, H, W] = c.shape.slice(1);
+    const sp = D * H * W;
+    for (let z = 0; z < P[0]; z++) {
+      const sz = lb[0] + z;
+      for (let y = 0; y < P[1]; y++) {
+        const sy = lb[1] + y;
+        for (let x = 0; x < P[2]; x++) {
+          const sx = lb[2] + x;
+          const o = (z * P[1] + y) * P[2] + x;
+          const inside = sz >= 0 && sz < D && sy >= 0 && sy < H && sx >= 0 && sx < W;
+          const si = (sz * H + sy) * W + sx;
+          for (let ch = 0; ch < C; ch++) image[ch * pv + o] = inside ? c.data[ch * sp + si] : 0;
+          seg[o] = inside ? c.seg[si] : -1;
+        }
+      }
+    }
+    return { image, seg };
+  }
+
   next(): Batch {
     const { batchSize } = this.opts;
-    const P = this.patch3;
+    const F = this.final3;
     const C = this.cases[0].shape[0];
-    const pv = P[0] * P[1] * P[2];
-    const data = new Float32Array(batchSize * C * pv);
-    const target = new Float32Array(batchSize * pv);
+    const fv = F[0] * F[1] * F[2];
+    const data = new Float32Array(batchSize * C * fv);
+    const target = new Float32Array(batchSize * fv);
     const keys: string[] = [];
+    const spatial = this.is2d ? this.opts.patchSize : F;
+    const cropSpatial = this.is2d ? this.patch3.slice(1) : this.patch3;
     // batchgenerators DataLoader.get_indices: np.random.choice(indices, batch_size, replace=True)
     const picks = Array.from({ length: batchSize }, () => this.rng.choiceIndex(this.cases.length));
     for (let j = 0; j < batchSize; j++) {
       const c = this.cases[picks[j]];
       keys.push(c.id);
       const forceFg = !(j < Math.round(batchSize * (1 - this.opts.oversampleForeground)));
-      const lb = this.bbox(c, forceFg);
-      const [D, H, W] = c.shape.slice(1);
-      const sp = D * H * W;
-      for (let z = 0; z < P[0]; z++) {
-        const sz = lb[0] + z;
-        for (let y = 0; y < P[1]; y++) {
-          const sy = lb[1] + y;
-          for (let x = 0; x < P[2]; x++) {
-            const sx = lb[2] + x;
-            const o = (z * P[1] + y) * P[2] + x;
-            const inside = sz >= 0 && sz < D && sy >= 0 && sy < H && sx >= 0 && sx < W;
-            const si = (sz * H + sy) * W + sx;
-            for (let ch = 0; ch < C; ch++) data[(j * C + ch) * pv + o] = inside ? c.data[ch * sp + si] : 0;
-            const s = inside ? c.seg[si] : -1;
-            target[j * pv + o] = s < 0 ? 0 : s; // RemoveLabelTansform(-1, 0)
-          }
-        }
+      let { image, seg } = this.crop(c, this.bbox(c, forceFg));
+      if (this.opts.augment) {
+        const s = this.opts.augment({ image, seg, channels: C, shape: [...cropSpatial] }, this.rng);
+        if (s.shape.join() !== spatial.join()) throw new SegStudioError('training', `augmentation returned [${s.shape}], expected [${spatial}]`);
+        image = s.image;
+        seg = s.seg;
+      } else if (cropSpatial.join() !== spatial.join()) {
+        throw new SegStudioError('training', 'an initial patch size larger than the patch needs an augmentation to crop it');
       }
+      data.set(image, j * C * fv);
+      for (let i = 0; i < fv; i++) target[j * fv + i] = seg[i] < 0 ? 0 : seg[i]; // RemoveLabelTansform(-1, 0)
     }
-    const sp = this.is2d ? P.slice(1) : P;
-    return { data, target, shape: [batchSize, C, ...sp], targetShape: [batchSize, 1, ...sp], keys };
+    return { data, target, shape: [batchSize, C, ...spatial], targetShape: [batchSize, 1, ...spatial], keys };
   }
 }
 

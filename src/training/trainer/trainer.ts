@@ -12,6 +12,7 @@ import { resolveConfiguration, type ConfigurationPlans, type Plans } from '../..
 import type { Backend } from '../engine/backend.ts';
 import { Graph } from '../engine/autograd.ts';
 import { RandomState, type RandomStateSnapshot } from '../data/random.ts';
+import { augmentSample, configureAugmentation, type AugmentationSetup } from '../data/augment.ts';
 import { deepSupervisionWeights, type DiceCeOptions } from '../nn/loss.ts';
 import { SGD, polyLR } from '../nn/optimizer.ts';
 import { PlainConvUNet, unetConfigFromPlans, type UNetConfig } from '../nn/plainConvUNet.ts';
@@ -52,6 +53,8 @@ export interface TrainerOptions {
   seed: number;
   /** deep supervision (nnU-Net: on) */
   deepSupervision: boolean;
+  /** nnU-Net's training augmentation (src/training/data/augment.ts); off only for experiments and tiny tests */
+  augmentation: boolean;
 }
 
 export const DEFAULT_TRAINER_OPTIONS: TrainerOptions = {
@@ -65,6 +68,7 @@ export const DEFAULT_TRAINER_OPTIONS: TrainerOptions = {
   saveEvery: 1,
   seed: 12345,
   deepSupervision: true,
+  augmentation: true,
 };
 
 export interface EpochMetrics {
@@ -136,6 +140,8 @@ export class Trainer {
   readonly patchSize: number[];
   readonly batchSize: number;
   readonly trainerName: string;
+  /** rotation / dummy-2D / mirror axes for this patch size (nnU-Net: configure_rotation_dummyDA_mirroring_and_inital_patch_size) */
+  readonly augmentationSetup: AugmentationSetup;
   private log: TrainingLogData = emptyLog();
   private bestEma: number | null = null;
   private epoch = 0;
@@ -188,8 +194,18 @@ export class Trainer {
       oversampleForeground: o.oversampleForeground,
       foregroundLabels: this.labels.foregroundLabels,
     };
+    this.augmentationSetup = configureAugmentation(this.patchSize);
+    const aug = this.augmentationSetup;
+    const trainOpts: SamplerOptions = o.augmentation
+      ? {
+          ...sOpts,
+          initialPatchSize: aug.initialPatchSize,
+          augment: (smp, rng) =>
+            augmentSample(smp, rng, { patchSize: this.patchSize, setup: aug, useMaskForNorm: this.config.use_mask_for_norm }).sample,
+        }
+      : sOpts;
     const make = setup.makeBatchSource ?? ((cases, so, seed) => new PatchSampler(cases, so, new RandomState(seed)));
-    this.trainSource = make(setup.trainCases, sOpts, o.seed + 1, 'train');
+    this.trainSource = make(setup.trainCases, trainOpts, o.seed + 1, 'train');
     this.valSource = make(setup.valCases.length ? setup.valCases : setup.trainCases, sOpts, o.seed + 2, 'val');
   }
 
@@ -261,7 +277,6 @@ export class Trainer {
   async checkpointData(): Promise<CheckpointData> {
     const o = this.options;
     const opt = await this.optimizer.getState();
-    const nd = this.patchSize.length;
     return {
       meta: {
         format: 'segstudio-checkpoint/1',
@@ -279,8 +294,8 @@ export class Trainer {
         _best_ema: this.bestEma,
         optimizer: { initial_lr: o.initialLr, momentum: o.momentum, weight_decay: o.weightDecay, nesterov: true, step: opt.step },
         rng: { train: this.trainSource.getState() as RandomStateSnapshot, val: this.valSource.getState() as RandomStateSnapshot },
-        // nnU-Net: configure_rotation_dummyDA_mirroring_and_inital_patch_size mirror axes (all spatial axes)
-        inference_allowed_mirroring_axes: Array.from({ length: nd }, (_, i) => i),
+        // nnU-Net: inference_allowed_mirroring_axes = the training mirror axes
+        inference_allowed_mirroring_axes: [...this.augmentationSetup.mirrorAxes],
         backend: this.setup.backend.name,
         saved_at: this.clock(),
       },
@@ -338,6 +353,7 @@ export class Trainer {
       options: this.options,
       batch_size: this.batchSize,
       patch_size: this.patchSize,
+      augmentation: this.options.augmentation ? this.augmentationSetup : null,
       network: this.networkConfig,
       num_parameters: this.network.params.reduce((a, p) => a + p.value.size, 0),
       loss: { ...this.lossOpts, deep_supervision_weights: this.options.deepSupervision ? deepSupervisionWeights(this.networkConfig.nStages - 1) : [1] },
