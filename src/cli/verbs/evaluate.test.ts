@@ -158,7 +158,7 @@ describeWithData('evaluation CLI verbs on real label maps', () => {
     const m2 = path.join(tmp, 'm2');
     for (const id of Object.keys(refs)) {
       const props = readImageFile(new Uint8Array(fs.readFileSync(path.join(ref, `${id}.nii.gz`))), id).properties;
-      const header = { ...(props.header as Record<string, unknown>), extensions: [] as unknown[] };
+      const header: Record<string, unknown> = { ...(props.header as Record<string, unknown>), extensions: [] };
       delete header.analyzeBytes;
       fs.writeFileSync(path.join(m1, `${id}.json`), JSON.stringify({ properties: { ...props, header }, class_names: ['a', 'b', 'c'] }));
     }
