@@ -214,26 +214,31 @@ export async function predictSlidingWindow(
 
   const tVol = tile3[0] * tile3[1] * tile3[2];
   const gauss = opts.useGaussian === false ? null : gaussianImportanceMap(patch);
-  const totalRuns = tiles.length * runners.length * combos.length;
+  const runsPerTile = runners.length * combos.length;
+  // per-run weight: Gaussian × 1/(mirrors · folds) (the mean over mirrors and folds, then weighting)
+  const scale = 1 / runsPerTile;
+  const gw = new Float32Array(tVol);
+  for (let i = 0; i < tVol; i++) gw[i] = (gauss ? gauss[i] : 1) * scale;
+  const totalRuns = tiles.length * runsPerTile;
   const tileIn = new Float32Array(C * tVol);
   const flipped = new Float32Array(C * tVol);
-  let tileSum: Float32Array | null = null;
   let flipOut: Float32Array | null = null;
   let logits: Float32Array | null = null;
   let weights: Float32Array | null = null;
   let K = 0;
   let runs = 0;
   let networkMs = 0;
+  const [t0d, t1d, t2d] = tile3;
+  const [, p1, p2] = padded;
   opts.onProgress?.(0, totalRuns, 'sliding window');
   for (const [s0, s1, s2] of tiles) {
     // extract tile
     for (let c = 0; c < C; c++)
-      for (let z = 0; z < tile3[0]; z++)
-        for (let y = 0; y < tile3[1]; y++) {
-          const s = ((c * padded[0] + s0 + z) * padded[1] + s1 + y) * padded[2] + s2;
-          tileIn.set(img.subarray(s, s + tile3[2]), ((c * tile3[0] + z) * tile3[1] + y) * tile3[2]);
+      for (let z = 0; z < t0d; z++)
+        for (let y = 0; y < t1d; y++) {
+          const s = ((c * padded[0] + s0 + z) * p1 + s1 + y) * p2 + s2;
+          tileIn.set(img.subarray(s, s + t2d), ((c * t0d + z) * t1d + y) * t2d);
         }
-    tileSum?.fill(0);
     for (const runner of runners) {
       for (const axes of combos) {
         throwIfCancelled(opts.signal);
@@ -242,50 +247,51 @@ export async function predictSlidingWindow(
           flip3(tileIn, flipped, C, tile3, axes);
           input = flipped;
         }
-        const t0 = performance.now();
+        const ta = performance.now();
         const out = await runner.run(input, netShape);
-        networkMs += performance.now() - t0;
+        networkMs += performance.now() - ta;
         runs++;
-        if (!tileSum) {
+        if (!logits) {
           const okShape = out.shape.length === netShape.length && out.shape[0] === 1 && out.shape.slice(2).every((v, i) => v === patch[i]);
           if (!okShape) {
             throw new SegStudioError('inference', `network output shape [${out.shape}] does not match its input [${netShape}] (expected [1, classes, ${patch.join(', ')}])`);
           }
           K = out.shape[1];
-          tileSum = new Float32Array(K * tVol);
           flipOut = new Float32Array(K * tVol);
           logits = new Float32Array(K * pVol);
           weights = new Float32Array(pVol);
-        } else if (out.data.length !== K * tVol) {
+        }
+        if (out.data.length !== K * tVol) {
           throw new SegStudioError('inference', `network output has ${out.data.length} values, expected ${K * tVol} (folds must agree on the number of classes)`);
         }
+        let pred = out.data;
         if (axes.length) {
           flip3(out.data, flipOut!, K, tile3, axes);
-          const f = flipOut!;
-          for (let i = 0; i < f.length; i++) tileSum![i] += f[i];
-        } else {
-          const o = out.data;
-          for (let i = 0; i < o.length; i++) tileSum![i] += o[i];
+          pred = flipOut!;
+        }
+        // logits[k, tile] += pred[k] · gaussian / runsPerTile, straight into the accumulator
+        const L = logits;
+        for (let k = 0; k < K; k++) {
+          const tk0 = k * tVol;
+          const pk0 = k * pVol;
+          for (let z = 0; z < t0d; z++)
+            for (let y = 0; y < t1d; y++) {
+              const tRow = (z * t1d + y) * t2d;
+              const tk = tk0 + tRow;
+              const pk = pk0 + ((s0 + z) * p1 + s1 + y) * p2 + s2;
+              for (let x = 0; x < t2d; x++) L[pk + x] += pred[tk + x] * gw[tRow + x];
+            }
         }
         opts.onProgress?.(runs, totalRuns, 'sliding window');
       }
     }
-    // average over mirrors and folds, weight, accumulate
-    const scale = 1 / (combos.length * runners.length);
-    const L = logits!;
     const W = weights!;
-    const ts = tileSum!;
-    for (let z = 0; z < tile3[0]; z++)
-      for (let y = 0; y < tile3[1]; y++) {
-        const tRow = (z * tile3[1] + y) * tile3[2];
-        const pRow = ((s0 + z) * padded[1] + s1 + y) * padded[2] + s2;
-        for (let x = 0; x < tile3[2]; x++) W[pRow + x] += gauss ? gauss[tRow + x] : 1;
-        for (let k = 0; k < K; k++) {
-          const tk = k * tVol + tRow;
-          const pk = k * pVol + pRow;
-          if (gauss) for (let x = 0; x < tile3[2]; x++) L[pk + x] += ts[tk + x] * scale * gauss[tRow + x];
-          else for (let x = 0; x < tile3[2]; x++) L[pk + x] += ts[tk + x] * scale;
-        }
+    for (let z = 0; z < t0d; z++)
+      for (let y = 0; y < t1d; y++) {
+        const tRow = (z * t1d + y) * t2d;
+        const pRow = ((s0 + z) * p1 + s1 + y) * p2 + s2;
+        if (gauss) for (let x = 0; x < t2d; x++) W[pRow + x] += gauss[tRow + x];
+        else for (let x = 0; x < t2d; x++) W[pRow + x] += 1;
       }
   }
   // divide, then revert padding

@@ -1,0 +1,114 @@
+// `segstudio predict` overhead and memory: whole predictCase time (preprocessing, sliding window with Gaussian
+// weighting, export) divided by the pure network time (onnxruntime-node runner.run over the same number of
+// tiles, same session, same tile shape) — target ≤ 1.10 — and the peak RSS of a 256³ prediction — target
+// ≤ 1.5 GB. The network is a synthetic PlainConvUNet-like ONNX (2 stages, 8/16 features, InstanceNorm,
+// LeakyReLU, ConvTranspose, skip concat; patch 64³, 3 classes) packed as a real bundle (sha256 manifest).
+// Each scenario runs in its own child process so its peak RSS is its own.
+// Run alone: node bin/run-ts.mjs bench/predict.bench.ts   (SEGSTUDIO_BENCH_FULL=1: 256³ at step 0.5 too)
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createBundle, loadBundle } from '../src/core/inference/bundle.ts';
+import { predictCase } from '../src/core/inference/predictor.ts';
+import { buildUNetLikeOnnx, lcgValues, syntheticPlans } from '../src/core/inference/syntheticModels.ts';
+import type { Image } from '../src/core/types.ts';
+import { createRunnersForModel } from '../src/node/predictFiles.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const PATCH = 64;
+
+interface Scenario {
+  name: string;
+  size: number;
+  step: number;
+  tta: boolean;
+}
+
+/** Smooth synthetic "head": bright ball with a darker core plus noise, nonzero everywhere (no cropping). */
+function syntheticImage(n: number): Image {
+  const data = new Float32Array(n ** 3);
+  const noise = lcgValues(n ** 3, 42, 20);
+  const c = (n - 1) / 2;
+  for (let z = 0; z < n; z++)
+    for (let y = 0; y < n; y++)
+      for (let x = 0; x < n; x++) {
+        const r = Math.hypot(z - c, y - c, x - c) / (n / 2);
+        const i = (z * n + y) * n + x;
+        data[i] = 10 + (r < 0.8 ? 300 : 0) + (r < 0.4 ? -150 : 0) + noise[i];
+      }
+  return { data, shape: [1, n, n, n], properties: { format: 'nifti', spacing: [1, 1, 1], fileName: `synthetic_${n}.nii.gz` } };
+}
+
+async function child(s: Scenario): Promise<Record<string, unknown>> {
+  const onnx = buildUNetLikeOnnx({ inChannels: 1, classes: 3, features: [8, 16], patch: [PATCH, PATCH, PATCH], seed: 7 });
+  const files = await createBundle({
+    plans: syntheticPlans({ patchSize: [PATCH, PATCH, PATCH], spacing: [1, 1, 1], channels: 1 }),
+    dataset: { channel_names: { '0': 'MR' }, labels: { background: 0, a: 1, b: 2 }, file_ending: '.nii.gz' },
+    configuration: '3d_fullres',
+    folds: { 0: onnx },
+  });
+  const model = await loadBundle(files, 'synthetic-bundle');
+  const [runner] = await createRunnersForModel(model, { device: 'cpu' });
+  const tile = lcgValues(PATCH ** 3, 3, 2);
+  const shape = [1, 1, PATCH, PATCH, PATCH];
+  await runner.run(tile, shape); // warm-up (session init, kernels)
+  const image = syntheticImage(s.size);
+  const rssBefore = process.memoryUsage().rss;
+  const t0 = performance.now();
+  const res = await predictCase(image, model, [runner], { tta: s.tta, stepSize: s.step });
+  const totalMs = performance.now() - t0;
+  const peakRssMB = process.resourceUsage().maxRSS / 1024;
+  // pure network: the same number of runs of the same tile shape, nothing else
+  const t1 = performance.now();
+  for (let i = 0; i < res.runs; i++) await runner.run(tile, shape);
+  const pureNetworkMs = performance.now() - t1;
+  await runner.dispose();
+  return {
+    scenario: s,
+    tiles: res.tiles,
+    runs: res.runs,
+    totalMs: Math.round(totalMs),
+    pureNetworkMs: Math.round(pureNetworkMs),
+    networkMsInsidePredict: Math.round(res.timings.networkMs),
+    preprocessMs: Math.round(res.timings.preprocessMs),
+    exportMs: Math.round(res.timings.exportMs),
+    ratioTotalOverPureNetwork: +(totalMs / pureNetworkMs).toFixed(3),
+    ratioTotalOverNetworkInside: +(totalMs / res.timings.networkMs).toFixed(3),
+    peakRssMB: Math.round(peakRssMB),
+    rssBeforePredictMB: Math.round(rssBefore / 2 ** 20),
+    labelsShape: res.labels.shape,
+  };
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const scenarios: Scenario[] = [
+    { name: '128cube_step0.5_noTTA', size: 128, step: 0.5, tta: false },
+    { name: '64cube_TTA8', size: 64, step: 0.5, tta: true },
+    { name: '256cube_step1_noTTA', size: 256, step: 1, tta: false },
+  ];
+  if (process.env.SEGSTUDIO_BENCH_FULL) scenarios.push({ name: '256cube_step0.5_noTTA', size: 256, step: 0.5, tta: false });
+  const out: Record<string, unknown> = {
+    network: 'PlainConvUNet-like, 2 stages (8, 16 features), patch 64³, 3 classes, onnxruntime-node CPU',
+    targets: { ratioTotalOverPureNetwork: '≤ 1.10', peakRssMB_256cube: '≤ 1536' },
+  };
+  for (const s of scenarios) {
+    const r = spawnSync(process.execPath, [path.join(here, '../bin/run-ts.mjs'), path.join(here, 'predict.bench.ts'), '--child', JSON.stringify(s)], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+      timeout: 1800_000,
+    });
+    const line = r.stdout.trim().split('\n').pop() ?? '';
+    try {
+      out[s.name] = JSON.parse(line);
+    } catch {
+      out[s.name] = { error: `child failed (status ${r.status}): ${(r.stderr || line).slice(-500)}` };
+    }
+  }
+  return out;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const i = process.argv.indexOf('--child');
+  if (i >= 0) process.stdout.write(JSON.stringify(await child(JSON.parse(process.argv[i + 1]) as Scenario)) + '\n');
+  else process.stdout.write(JSON.stringify(await run(), null, 2) + '\n');
+}
