@@ -7,7 +7,6 @@
 // nnU-Net: training/nnUNetTrainer/nnUNetTrainer.py save_checkpoint / load_checkpoint.
 import { SegStudioError } from '../../core/errors.ts';
 import { sha256Hex } from '../../core/inference/sha256.ts';
-import type { RandomStateSnapshot } from '../data/random.ts';
 import type { UNetConfig } from '../nn/plainConvUNet.ts';
 import type { TrainingLogData } from './log.ts';
 import { bytesText, textBytes, type TrainerStorage } from './storage.ts';
@@ -52,7 +51,8 @@ export interface CheckpointMeta {
   logging: TrainingLogData;
   _best_ema: number | null;
   optimizer: OptimizerMeta;
-  rng: Record<string, RandomStateSnapshot>;
+  /** batch sources' RNG states (JSON) */
+  rng: Record<string, unknown>;
   inference_allowed_mirroring_axes: number[];
   /** name of the backend that produced it (for the record) */
   backend: string;

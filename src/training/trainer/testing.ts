@@ -1,7 +1,7 @@
 // Test helpers for the trainer (no Node APIs): a minimal plans object for a tiny PlainConvUNet and synthetic
 // cases (bright blobs = label 1, a dimmer slab = label 2).
 import type { Plans } from '../../core/planning/plans.ts';
-import type { TrainingCase } from './sampler.ts';
+import type { TrainingCase } from './trainer.ts';
 
 export interface TinyArch {
   features: number[];

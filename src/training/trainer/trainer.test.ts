@@ -6,7 +6,6 @@ import { RandomState } from '../data/random.ts';
 import { polyLR } from '../nn/optimizer.ts';
 import { Trainer, type TrainerEvent, type TrainerOptions } from './trainer.ts';
 import { MemoryStorage, bytesText } from './storage.ts';
-import { PatchSampler, sampleClassLocations } from './sampler.ts';
 import { accumulateHardCounts, globalDice, nanmean, zeroCounts } from './pseudoDice.ts';
 import { emptyLog, nextEma, progressSvg, niceTicks } from './log.ts';
 import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, type CheckpointData } from './checkpoint.ts';
@@ -33,64 +32,6 @@ function makeTrainer(storage: MemoryStorage, options: Partial<TrainerOptions>, o
 }
 
 const withoutTimes = (log: ReturnType<typeof emptyLog>) => ({ ...log, epoch_start_timestamps: [], epoch_end_timestamps: [], epoch_times_sec: [] });
-
-describe('PatchSampler (nnU-Net data loader rules)', () => {
-  it('forces foreground into the last third of a batch and pads small cases centred (data 0, seg −1 → 0)', () => {
-    // one tiny foreground voxel in a big case: random crops almost never hit it, forced ones always do
-    const big = { id: 'big', data: new Float32Array(32 * 32 * 32).fill(1), shape: [1, 32, 32, 32], seg: new Int16Array(32 * 32 * 32) };
-    big.seg[(20 * 32 + 5) * 32 + 27] = 2;
-    const s = new PatchSampler([big], { batchSize: 3, patchSize: [8, 8, 8], oversampleForeground: 0.33, foregroundLabels: [1, 2] }, new RandomState(1));
-    let forcedHits = 0, randomHits = 0;
-    for (let k = 0; k < 40; k++) {
-      const b = s.next();
-      expect(b.shape).toEqual([3, 1, 8, 8, 8]);
-      const has = (j: number) => b.target.subarray(j * 512, (j + 1) * 512).includes(2);
-      // round(3 · (1 − 0.33)) = 2: samples 0 and 1 random, sample 2 forced
-      if (has(2)) forcedHits++;
-      if (has(0)) randomHits++;
-    }
-    expect(forcedHits).toBe(40);
-    expect(randomHits).toBeLessThan(10);
-    // a 2×3×4 case in a 4×4×4 patch: need_to_pad = [2, 1, 0] → lower bounds [−1, 0|−0, 0]; seg −1 outside
-    const small = { id: 's', data: Float32Array.from({ length: 24 }, (_, i) => i + 1), shape: [1, 2, 3, 4], seg: new Int16Array(24).fill(-1) };
-    small.seg[0] = 1;
-    const s2 = new PatchSampler([small], { batchSize: 1, patchSize: [4, 4, 4], oversampleForeground: 0, foregroundLabels: [1] }, new RandomState(3));
-    const b = s2.next();
-    // axis 0: need 2 → lb = −1 exactly (randint(−1, −1 + 1)); the case's slices land at z = 1, 2
-    for (let z = 0; z < 4; z++) {
-      const slice = b.data.subarray(z * 16, (z + 1) * 16);
-      const nonzero = slice.some((v) => v !== 0);
-      expect(nonzero).toBe(z === 1 || z === 2);
-    }
-    expect(Math.min(...b.target)).toBe(0); // −1 (outside mask and padding) became background
-    expect(b.target.filter((v) => v === 1).length).toBe(1);
-  });
-
-  it('is deterministic for a seed and resumes exactly from getState/setState', () => {
-    const opts = { batchSize: 2, patchSize: [8, 8, 8], oversampleForeground: 0.33, foregroundLabels: [1, 2] };
-    const a = new PatchSampler(cases, opts, new RandomState(5));
-    const b = new PatchSampler(cases, opts, new RandomState(5));
-    a.next();
-    b.next();
-    const st = a.getState();
-    const fromA = a.next();
-    b.setState(JSON.parse(JSON.stringify(st)));
-    const fromB = b.next();
-    expect(fromB.keys).toEqual(fromA.keys);
-    expect(Array.from(fromB.data)).toEqual(Array.from(fromA.data));
-  });
-
-  it('samples at most 10000 locations per class, at least 1 %', () => {
-    const seg = new Int16Array(30000);
-    seg.fill(1, 0, 25000);
-    seg.fill(2, 25000, 25005);
-    const loc = sampleClassLocations(seg, [1, 2, 3]);
-    expect(loc.get(1)!.length).toBe(10000);
-    expect(new Set(loc.get(1)).size).toBe(10000);
-    expect(Array.from(loc.get(2)!).sort((x, y) => x - y)).toEqual([25000, 25001, 25002, 25003, 25004]);
-    expect(loc.get(3)!.length).toBe(0);
-  });
-});
 
 describe('pseudo Dice and EMA (nnU-Net validation_step / logger)', () => {
   it('global 2tp/(2tp+fp+fn) per foreground class over batches, ignore label masked, NaN when absent', () => {

@@ -11,7 +11,6 @@ import { labelInfo, type LabelInfo } from '../../core/planning/dataset.ts';
 import { resolveConfiguration, type ConfigurationPlans, type Plans } from '../../core/planning/plans.ts';
 import type { Backend } from '../engine/backend.ts';
 import { Graph } from '../engine/autograd.ts';
-import { RandomState, type RandomStateSnapshot } from '../data/random.ts';
 import { augmentSample, configureAugmentation, type AugmentationSetup } from '../data/augment.ts';
 import { deepSupervisionWeights, type DiceCeOptions } from '../nn/loss.ts';
 import { SGD, polyLR } from '../nn/optimizer.ts';
@@ -28,8 +27,24 @@ import {
 } from './checkpoint.ts';
 import { emptyLog, logTimestamp, nextEma, progressSvg, round, type TrainingLogData } from './log.ts';
 import { accumulateHardCounts, globalDice, nanmean, zeroCounts } from './pseudoDice.ts';
-import { PatchSampler, type BatchSource, type SamplerOptions, type TrainingCase } from './sampler.ts';
+import {
+  makeNnUNetBatchSource,
+  type BatchSourceOptions,
+  type TrainerBatch,
+  type TrainerCase,
+} from '../data/batchSource.ts';
 import { bytesText, textBytes, type TrainerStorage } from './storage.ts';
+
+/** A preprocessed case (PreprocessedCase data/shape/seg plus its identifier). */
+export type TrainingCase = TrainerCase;
+
+/** Where batches come from (src/training/data/batchSource.ts: nnU-Net's data loader + augmentation). */
+export interface BatchSource {
+  next(): TrainerBatch;
+  /** RNG state for checkpoints (JSON-able) */
+  getState(): unknown;
+  setState(s: unknown): void;
+}
 
 export interface TrainerOptions {
   /** nnU-Net: 1000 */
@@ -118,7 +133,7 @@ export interface TrainerSetup {
   clock?: () => number;
   onEvent?: (e: TrainerEvent) => void;
   /** replaces the built-in sampler (the data engineer's sampler + augmentation plug in here) */
-  makeBatchSource?: (cases: TrainingCase[], opts: SamplerOptions, seed: number, phase: 'train' | 'val') => BatchSource;
+  makeBatchSource?: (cases: TrainingCase[], opts: BatchSourceOptions, seed: number, phase: 'train' | 'val') => BatchSource;
   trainerName?: string;
 }
 
@@ -188,15 +203,16 @@ export class Trainer {
       if (c.shape[0] !== nCh) throw new SegStudioError('training', `case has ${c.shape[0]} channels, dataset.json declares ${nCh}`, c.id);
     if (setup.trainCases.length === 0) throw new SegStudioError('training', 'no training cases in this fold');
     this.lossOpts = { batchDice: Boolean(this.config.batch_dice), ignoreLabel: this.labels.ignoreLabel };
-    const sOpts: SamplerOptions = {
+    const sOpts: BatchSourceOptions = {
       batchSize: this.batchSize,
       patchSize: this.patchSize,
       oversampleForeground: o.oversampleForeground,
       foregroundLabels: this.labels.foregroundLabels,
+      useMaskForNorm: this.config.use_mask_for_norm,
     };
     this.augmentationSetup = configureAugmentation(this.patchSize);
     const aug = this.augmentationSetup;
-    const trainOpts: SamplerOptions = o.augmentation
+    const trainOpts: BatchSourceOptions = o.augmentation
       ? {
           ...sOpts,
           initialPatchSize: aug.initialPatchSize,
@@ -204,9 +220,9 @@ export class Trainer {
             augmentSample(smp, rng, { patchSize: this.patchSize, setup: aug, useMaskForNorm: this.config.use_mask_for_norm }).sample,
         }
       : sOpts;
-    const make = setup.makeBatchSource ?? ((cases, so, seed) => new PatchSampler(cases, so, new RandomState(seed)));
+    const make = setup.makeBatchSource ?? ((cases, so, seed) => makeNnUNetBatchSource(cases, so, seed));
     this.trainSource = make(setup.trainCases, trainOpts, o.seed + 1, 'train');
-    this.valSource = make(setup.valCases.length ? setup.valCases : setup.trainCases, sOpts, o.seed + 2, 'val');
+    this.valSource = make(setup.valCases.length ? setup.valCases : setup.trainCases, sOpts, o.seed + 1001, 'val');
   }
 
   /** Builds the network (He init from options.seed), the optimizer and the samplers. */
@@ -293,7 +309,7 @@ export class Trainer {
         logging: this.log,
         _best_ema: this.bestEma,
         optimizer: { initial_lr: o.initialLr, momentum: o.momentum, weight_decay: o.weightDecay, nesterov: true, step: opt.step },
-        rng: { train: this.trainSource.getState() as RandomStateSnapshot, val: this.valSource.getState() as RandomStateSnapshot },
+        rng: { train: this.trainSource.getState(), val: this.valSource.getState() },
         // nnU-Net: inference_allowed_mirroring_axes = the training mirror axes
         inference_allowed_mirroring_axes: [...this.augmentationSetup.mirrorAxes],
         backend: this.setup.backend.name,
