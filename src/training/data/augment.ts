@@ -300,12 +300,108 @@ export function spatialTransform(s: Sample, patch: number[], A: number[][] | nul
       shape: [...patch],
     };
   }
+  if (s.shape.length === 3) return warp3d(s, patch, A);
   const coords = spatialCoordinates(s.shape, patch, A);
   const nOut = prod(patch);
   const nIn = prod(s.shape);
   const image = new Float32Array(s.channels * nOut);
   for (let c = 0; c < s.channels; c++) sampleLinear(s.image, s.shape, coords, image.subarray(c * nOut, (c + 1) * nOut), c * nIn);
   return { image, seg: sampleSegmentation(s.seg, s.shape, coords), channels: s.channels, shape: [...patch] };
+}
+
+/** 3D fast path of spatialTransform: one pass per output voxel for all channels and the labels. */
+function warp3d(s: Sample, patch: number[], A: number[][]): Sample {
+  const [S0, S1, S2] = s.shape;
+  const [P0, P1, P2] = patch;
+  const nIn = S0 * S1 * S2;
+  const nOut = P0 * P1 * P2;
+  const C = s.channels;
+  const image = new Float32Array(C * nOut);
+  const seg = new Int16Array(nOut);
+  const src = s.image;
+  const sg = s.seg;
+  let minLab = Infinity;
+  for (let i = 0; i < nIn; i++) if (sg[i] < minLab) minLab = sg[i];
+  const st0 = S1 * S2;
+  const labs = new Int32Array(8);
+  const ws = new Float64Array(8);
+  const cw = new Float64Array(8);
+  const co = new Int32Array(8);
+  const c0 = S0 / 2 - 0.5;
+  const c1 = S1 / 2 - 0.5;
+  const c2 = S2 / 2 - 0.5;
+  let o = 0;
+  for (let i = 0; i < P0; i++) {
+    const p0 = i - (P0 - 1) / 2;
+    for (let j = 0; j < P1; j++) {
+      const p1 = j - (P1 - 1) / 2;
+      for (let k = 0; k < P2; k++, o++) {
+        const p2 = k - (P2 - 1) / 2;
+        const x0 = A[0][0] * p0 + A[0][1] * p1 + A[0][2] * p2 + c0;
+        const x1 = A[1][0] * p0 + A[1][1] * p1 + A[1][2] * p2 + c1;
+        const x2 = A[2][0] * p0 + A[2][1] * p1 + A[2][2] * p2 + c2;
+        const f0 = Math.floor(x0);
+        const f1 = Math.floor(x1);
+        const f2 = Math.floor(x2);
+        const t0 = x0 - f0;
+        const t1 = x1 - f1;
+        const t2 = x2 - f2;
+        // the 8 corners that lie inside the input, with their weights
+        let m = 0;
+        for (let a = 0; a < 2; a++) {
+          const i0 = f0 + a;
+          if (i0 < 0 || i0 >= S0) continue;
+          const w0 = a ? t0 : 1 - t0;
+          for (let b = 0; b < 2; b++) {
+            const i1 = f1 + b;
+            if (i1 < 0 || i1 >= S1) continue;
+            const w01 = w0 * (b ? t1 : 1 - t1);
+            for (let c = 0; c < 2; c++) {
+              const i2 = f2 + c;
+              if (i2 < 0 || i2 >= S2) continue;
+              const w = w01 * (c ? t2 : 1 - t2);
+              if (w === 0) continue;
+              cw[m] = w;
+              co[m] = i0 * st0 + i1 * S2 + i2;
+              m++;
+            }
+          }
+        }
+        for (let ch = 0; ch < C; ch++) {
+          const base = ch * nIn;
+          let acc = 0;
+          for (let q = 0; q < m; q++) acc += cw[q] * src[base + co[q]];
+          image[ch * nOut + o] = acc;
+        }
+        if (x0 < 0 || x0 > S0 - 1 || x1 < 0 || x1 > S1 - 1 || x2 < 0 || x2 > S2 - 1) {
+          seg[o] = -1;
+          continue;
+        }
+        let nl = 0;
+        for (let q = 0; q < m; q++) {
+          const lab = sg[co[q]];
+          let r = 0;
+          while (r < nl && labs[r] !== lab) r++;
+          if (r === nl) {
+            labs[nl] = lab;
+            ws[nl] = 0;
+            nl++;
+          }
+          ws[r] += cw[q];
+        }
+        let best = minLab;
+        let bestW = 0;
+        for (let r = 0; r < nl; r++) {
+          if (ws[r] > bestW || (ws[r] === bestW && labs[r] < best)) {
+            best = labs[r];
+            bestW = ws[r];
+          }
+        }
+        seg[o] = best;
+      }
+    }
+  }
+  return { image, seg, channels: C, shape: [...patch] };
 }
 
 // ------------------------------------------------------------------------------------------ intensity transforms
