@@ -2,8 +2,8 @@
 // a hint, used when the bytes are not recognised and to pick the output format when writing.
 import { SegStudioError } from '../errors.ts';
 import type { Image, ImageProperties, LabelMap } from '../types.ts';
-import { isGzip, plainBytes } from './gzip.ts';
-import { niftiToImage, readNifti, writeSegmentationNifti } from './nifti.ts';
+import { gzipAsync, isGzip, plainBytes } from './gzip.ts';
+import { niftiToImage, readNifti, readNiftiAsync, writeSegmentationNifti } from './nifti.ts';
 import { detectNiftiVersion } from './niftiHeader.ts';
 import { isPng, readPng, writeLabelPng } from './png.ts';
 
@@ -69,6 +69,25 @@ export function readImageFile(bytes: Uint8Array, fileName: string): Image {
       throw new SegStudioError('unknown-format', `${what}; supported formats: ${SUPPORTED_FORMATS}`, fileName);
     }
   }
+}
+
+/**
+ * readImageFile with the platform's native gzip decoder for .nii.gz (DecompressionStream: browsers, workers,
+ * Node >= 18): same result and errors, several times faster on large volumes.
+ */
+export async function readImageFileAsync(bytes: Uint8Array, fileName: string): Promise<Image> {
+  if (detectFormat(bytes) === 'nifti-gz') return niftiToImage(await readNiftiAsync(bytes, fileName), fileName);
+  return readImageFile(bytes, fileName);
+}
+
+/** writeSegmentation with native gzip (CompressionStream) for .nii.gz outputs; same bytes once decompressed. */
+export async function writeSegmentationAsync(
+  labels: LabelMap,
+  props: ImageProperties,
+  fileName: string,
+): Promise<Uint8Array> {
+  if (imageFileEnding(fileName) !== '.nii.gz') return writeSegmentation(labels, props, fileName);
+  return gzipAsync(writeSegmentationNifti(labels, props, fileName, { gzip: false }));
 }
 
 /**

@@ -98,6 +98,96 @@ export function gunzipWithLimit(
   return have < result.length ? result.subarray(0, have) : result;
 }
 
+/** True where the platform has native gzip streams (browsers, workers, Node >= 18). */
+export function hasNativeGzip(): boolean {
+  return typeof DecompressionStream !== 'undefined' && typeof CompressionStream !== 'undefined';
+}
+
+function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+}
+
+/**
+ * gunzipWithLimit on the platform's native DecompressionStream (3-5x faster than fflate), with the same
+ * contract: the prefix is validated before the output is allocated and decompression stops once `want` bytes
+ * are in. Falls back to fflate when native streams are missing or fail (multi-member files in some browsers,
+ * truncated or corrupt streams: fflate then reports the precise problem).
+ */
+export async function gunzipWithLimitAsync(
+  bytes: Uint8Array,
+  fileName: string,
+  probeBytes: number,
+  sizeFromPrefix: (prefix: Uint8Array) => number,
+): Promise<Uint8Array> {
+  if (typeof DecompressionStream === 'undefined') return gunzipWithLimit(bytes, fileName, probeBytes, sizeFromPrefix);
+  let pending: Uint8Array[] = [];
+  let pendingLen = 0;
+  let out: Uint8Array | null = null;
+  let want = 0;
+  let have = 0;
+  const allocate = (prefix: Uint8Array): void => {
+    want = sizeFromPrefix(prefix);
+    out = new Uint8Array(want);
+    const n = Math.min(prefix.length, want);
+    out.set(prefix.subarray(0, n));
+    have = n;
+  };
+  try {
+    const reader = streamOf(bytes)
+      .pipeThrough(new DecompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>)
+      .getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (out) {
+        const o = out as Uint8Array;
+        const n = Math.min(value.length, want - have);
+        o.set(value.subarray(0, n), have);
+        have += n;
+      } else {
+        pending.push(value);
+        pendingLen += value.length;
+        if (pendingLen >= probeBytes) {
+          allocate(concat(pending, pendingLen));
+          pending = [];
+        }
+      }
+      if (out && have >= want) {
+        reader.cancel().catch(() => undefined);
+        break;
+      }
+    }
+    if (!out) allocate(concat(pending, pendingLen));
+  } catch (e) {
+    if (e instanceof SegStudioError) throw e;
+    return gunzipWithLimit(bytes, fileName, probeBytes, sizeFromPrefix);
+  }
+  const result = out as unknown as Uint8Array;
+  return have < result.length ? result.subarray(0, have) : result;
+}
+
+/** gzip on the platform's native CompressionStream when present (default level), else fflate at `level`. */
+export async function gzipAsync(bytes: Uint8Array, level: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 = 1): Promise<Uint8Array> {
+  if (typeof CompressionStream === 'undefined') return gzip(bytes, level);
+  const reader = streamOf(bytes)
+    .pipeThrough(new CompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>)
+    .getReader();
+  const parts: Uint8Array[] = [];
+  let len = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    len += value.length;
+  }
+  return concat(parts, len);
+}
+
 /** Decompresses a whole gzip stream (all members). */
 export function gunzipAll(bytes: Uint8Array, fileName: string): Uint8Array {
   const parts: Uint8Array[] = [];
@@ -115,7 +205,8 @@ export function gunzipAll(bytes: Uint8Array, fileName: string): Uint8Array {
   return concat(parts, len);
 }
 
-export function gzip(bytes: Uint8Array, level: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 = 6): Uint8Array {
+/** gzip with fflate (pure JS, synchronous). Level 1 by default, as nibabel: labels compress well at any level. */
+export function gzip(bytes: Uint8Array, level: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 = 1): Uint8Array {
   return gzipSync(bytes, { level });
 }
 

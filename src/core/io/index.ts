@@ -1,6 +1,7 @@
 // Public API of the I/O area (pure TypeScript, no DOM, no Node APIs): NIfTI-1/2 and PNG in and out.
 export {
   readNifti,
+  readNiftiAsync,
   niftiToImage,
   niftiScaledData,
   niftiSlopeInter,
@@ -12,6 +13,7 @@ export {
   isNiftiHeader,
   type NiftiVolume,
   type WriteNiftiOptions,
+  type NiftiOutputOptions,
 } from './nifti.ts';
 export {
   parseNiftiHeader,
@@ -34,7 +36,9 @@ export {
 export { readPng, writeLabelPng, isPng } from './png.ts';
 export {
   readImageFile,
+  readImageFileAsync,
   writeSegmentation,
+  writeSegmentationAsync,
   detectFormat,
   imageFileEnding,
   splitChannelSuffix,
@@ -42,4 +46,4 @@ export {
   SUPPORTED_FORMATS,
   type DetectedFormat,
 } from './files.ts';
-export { isGzip, gunzipAll, gzip } from './gzip.ts';
+export { isGzip, gunzipAll, gzip, gzipAsync, hasNativeGzip } from './gzip.ts';

@@ -8,7 +8,7 @@
 // absolute, a 4th dimension as channels, 2D images as [C, 1, y, x] with spacing (999 * max, py, px).
 import { SegStudioError } from '../errors.ts';
 import type { Image, ImageProperties, LabelMap, TypedArray } from '../types.ts';
-import { gunzipWithLimit, gzip, isGzip, MAX_DEFLATE_RATIO, plainBytes } from './gzip.ts';
+import { gunzipWithLimit, gunzipWithLimitAsync, gzip, isGzip, MAX_DEFLATE_RATIO, plainBytes } from './gzip.ts';
 import {
   createNiftiHeader,
   dataByteCount,
@@ -68,36 +68,51 @@ const CTORS: Record<string, Ctor> = {
 /** Parses a .nii or .nii.gz file. Throws SegStudioError naming the file on any malformed input. */
 export function readNifti(input: Uint8Array, fileName: string): NiftiVolume {
   const bytes = plainBytes(input);
-  let buf: Uint8Array;
-  let owned = false;
-  if (isGzip(bytes)) {
-    buf = gunzipWithLimit(bytes, fileName, NIFTI2_HEADER_SIZE + 4, (prefix) => {
-      const h = parseNiftiHeader(prefix, fileName, false);
-      const want = dataOffset(h) + dataByteCount(h);
-      // A deflate stream cannot expand more than ~1032:1: a header promising more than that is lying (or the
-      // file is truncated); refuse before allocating the buffer.
-      if (want > bytes.length * MAX_DEFLATE_RATIO + 4096) {
-        throw new SegStudioError(
-          'truncated',
-          `header promises ${want} bytes (dims ${headerDims(h).join('x')} ${DATATYPES[h.datatypeCode].name}) but ` +
-            `the ${bytes.length}-byte gzip file cannot hold that much; truncated or corrupt header`,
-          fileName,
-        );
-      }
-      return want;
-    });
-    owned = true;
-  } else {
-    buf = bytes;
-  }
+  if (!isGzip(bytes)) return volumeFrom(bytes, bytes, false, fileName);
+  const buf = gunzipWithLimit(bytes, fileName, NIFTI2_HEADER_SIZE + 4, wantedBytes(bytes, fileName));
+  return volumeFrom(bytes, buf, true, fileName);
+}
+
+/**
+ * readNifti with the platform's native gzip decoder (DecompressionStream: browsers, workers, Node >= 18),
+ * several times faster than the pure-JS path for .nii.gz; same validation, same result.
+ */
+export async function readNiftiAsync(input: Uint8Array, fileName: string): Promise<NiftiVolume> {
+  const bytes = plainBytes(input);
+  if (!isGzip(bytes)) return volumeFrom(bytes, bytes, false, fileName);
+  const buf = await gunzipWithLimitAsync(bytes, fileName, NIFTI2_HEADER_SIZE + 4, wantedBytes(bytes, fileName));
+  return volumeFrom(bytes, buf, true, fileName);
+}
+
+/** Validates the decompressed header prefix and says how many decompressed bytes the file needs. */
+function wantedBytes(bytes: Uint8Array, fileName: string): (prefix: Uint8Array) => number {
+  return (prefix) => {
+    const h = parseNiftiHeader(prefix, fileName, false);
+    const want = dataOffset(h) + dataByteCount(h);
+    // A deflate stream cannot expand more than ~1032:1: a header promising more than that is lying (or the
+    // file is truncated); refuse before allocating the buffer.
+    if (want > bytes.length * MAX_DEFLATE_RATIO + 4096) {
+      throw new SegStudioError(
+        'truncated',
+        `header promises ${want} bytes (dims ${headerDims(h).join('x')} ${DATATYPES[h.datatypeCode].name}) but ` +
+          `the ${bytes.length}-byte gzip file cannot hold that much; truncated or corrupt header`,
+        fileName,
+      );
+    }
+    return want;
+  };
+}
+
+function volumeFrom(bytes: Uint8Array, buf: Uint8Array, owned: boolean, fileName: string): NiftiVolume {
   const header = parseNiftiHeader(buf, fileName);
   const info = DATATYPES[header.datatypeCode];
   const off = dataOffset(header);
   const nbytes = dataByteCount(header);
+  const what = isGzip(bytes) ? 'decompressed ' : '';
   if (off > buf.length) {
     throw new SegStudioError(
       'truncated',
-      `vox_offset ${off} lies past the end of the ${isGzip(bytes) ? 'decompressed ' : ''}file (${buf.length} bytes)`,
+      `vox_offset ${off} lies past the end of the ${what}file (${buf.length} bytes)`,
       fileName,
     );
   }
@@ -105,7 +120,7 @@ export function readNifti(input: Uint8Array, fileName: string): NiftiVolume {
     throw new SegStudioError(
       'truncated',
       `truncated: dims ${headerDims(header).join('x')} ${info.name} need ${nbytes} bytes of voxel data at offset ${off}, ` +
-        `the ${isGzip(bytes) ? 'decompressed ' : ''}file has only ${buf.length - off}`,
+        `the ${what}file has only ${buf.length - off}`,
       fileName,
     );
   }
@@ -262,8 +277,10 @@ export interface WriteNiftiOptions {
   fileName: string;
   /** Dimensions in NIfTI order (x, y, z, ...); default: the header's. */
   dims?: number[];
-  /** gzip level (default 6). */
+  /** gzip level (default 1, as nibabel; fflate is pure JS, higher levels cost seconds on 256³ volumes). */
   compressionLevel?: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
+  /** Overrides the name: true = gzip, false = plain bytes (e.g. to compress later with gzipAsync). */
+  gzip?: boolean;
 }
 
 /**
@@ -322,8 +339,12 @@ export function writeNifti(header: NiftiHeader, data: TypedArray, opts: WriteNif
   const out = new Uint8Array(head.length + body.length);
   out.set(head, 0);
   out.set(body, head.length);
-  return /\.gz$/i.test(fileName) ? gzip(out, opts.compressionLevel ?? 6) : out;
+  const compress = opts.gzip ?? /\.gz$/i.test(fileName);
+  return compress ? gzip(out, opts.compressionLevel ?? 1) : out;
 }
+
+/** Output options of the segmentation / probability writers. */
+export type NiftiOutputOptions = Pick<WriteNiftiOptions, 'compressionLevel' | 'gzip'>;
 
 const INT_RANGES: Record<string, [number, number]> = {
   uint8: [0, 255],
@@ -426,12 +447,23 @@ function spatialDims(h: NiftiHeader, sx: number, sy: number, sz: number): number
  * Writes a label map ([z, y, x]) as NIfTI on the source image's grid (props from niftiToImage / readImageFile).
  * Stored as uint8 when max < 255, else uint16 (int16/int32 for negative or huge labels); scl 1/0.
  */
-export function writeSegmentationNifti(labels: LabelMap, props: ImageProperties, fileName: string): Uint8Array {
+export function writeSegmentationNifti(
+  labels: LabelMap,
+  props: ImageProperties,
+  fileName: string,
+  opts: NiftiOutputOptions = {},
+): Uint8Array {
   const h = targetHeader(props, labels.shape, fileName);
   const [sz, sy, sx] = labels.shape;
   const dt = segmentationDatatype(labels.data);
   const seg: NiftiHeader = { ...h, intentCode: 0, intentName: '', intentP1: 0, intentP2: 0, intentP3: 0 };
-  return writeNifti(seg, labels.data, { datatype: dt, fileName, dims: spatialDims(h, sx, sy, sz) });
+  return writeNifti(seg, labels.data, {
+    datatype: dt,
+    fileName,
+    dims: spatialDims(h, sx, sy, sz),
+    compressionLevel: opts.compressionLevel,
+    gzip: opts.gzip,
+  });
 }
 
 /**
@@ -443,9 +475,10 @@ export function writeFloatNifti(
   channels: number,
   props: ImageProperties,
   fileName: string,
+  opts: NiftiOutputOptions = {},
 ): Uint8Array {
   const h = targetHeader(props, spatialShape, fileName);
   const [sz, sy, sx] = spatialShape;
   const dims = channels > 1 ? [sx, sy, sz, channels] : spatialDims(h, sx, sy, sz);
-  return writeNifti(h, data, { datatype: 'float32', fileName, dims });
+  return writeNifti(h, data, { datatype: 'float32', fileName, dims, compressionLevel: opts.compressionLevel, gzip: opts.gzip });
 }
