@@ -106,6 +106,14 @@ describe('preprocessCase vs the Python re-implementation of run_case_npy (real h
     expect(withMask.seg!.every((v) => v === 0 || v === -1)).toBe(true);
     expect(() => preprocessCase(caseImage(), plans, '2d')).toThrow(/no configuration '2d'/);
   });
+  it('reports progress per stage and honours cancellation', () => {
+    const seen: string[] = [];
+    preprocessCase(caseImage(), plans, '3d_fullres', undefined, { progress: (d, t, s) => seen.push(`${d}/${t} ${s}`) });
+    expect(seen).toEqual(['0/5 transpose', '1/5 crop', '2/5 normalize', '3/5 resample', '4/5 resample segmentation', '5/5 done']);
+    let calls = 0;
+    const signal = { get aborted() { return ++calls > 2; } };
+    expect(() => preprocessCase(caseImage(), plans, '3d_fullres', undefined, { signal })).toThrow(/cancelled/);
+  });
 });
 
 describe('exportPredictionToOriginal vs nnU-Net export_prediction (Python re-implementation)', () => {

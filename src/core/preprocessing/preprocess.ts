@@ -7,8 +7,8 @@
 //   logits resampled (resampling_fn_probabilities_kwargs, order 1) to the shape after cropping -> softmax / argmax
 //   (or sigmoid + regions_class_order) -> pasted into zeros at the crop box (probabilities: background 1 outside)
 //   -> transpose_backward.
-import { SegStudioError } from '../errors.ts';
-import { product, type Image, type LabelMap } from '../types.ts';
+import { SegStudioError, throwIfCancelled } from '../errors.ts';
+import { product, type CancelSignal, type Image, type LabelMap, type ProgressFn } from '../types.ts';
 import { resolveConfiguration, type ConfigurationPlans, type Plans } from '../planning/plans.ts';
 import { cropToNonzero, pasteIntoBox, type BBox } from './crop.ts';
 import { normalizeImage } from './normalization.ts';
@@ -75,6 +75,10 @@ export function targetSpacingFor(config: ConfigurationPlans, transposedSpacing: 
 export interface PreprocessOptions {
   /** without a segmentation, also resample the 0/−1 nonzero mask (nnU-Net computes it; inference ignores it) */
   resampleMask?: boolean;
+  /** called after each stage (transpose, crop, normalize, resample data, resample seg) */
+  progress?: ProgressFn;
+  /** checked between stages; a cancelled run throws SegStudioError('cancelled') */
+  signal?: CancelSignal;
 }
 
 export function preprocessCase(
@@ -94,6 +98,11 @@ export function preprocessCase(
     throw new SegStudioError('preprocess', `image spacing must have 3 entries, got ${JSON.stringify(image.properties.spacing)}`, file);
   }
 
+  const step = (done: number, stage: string) => {
+    throwIfCancelled(opts.signal);
+    opts.progress?.(done, 5, stage);
+  };
+  step(0, 'transpose');
   // transpose (data, seg, spacing)
   const tImage = transposeImage({ ...image, data: image.data }, tf);
   let tSeg: LabelMap | undefined;
@@ -103,6 +112,7 @@ export function preprocessCase(
   }
   const originalSpacing = permute(image.properties.spacing, tf);
 
+  step(1, 'crop');
   // crop
   const crop = cropToNonzero(tImage, tSeg);
   const cropped = crop.data;
@@ -112,6 +122,7 @@ export function preprocessCase(
   const targetSpacing = targetSpacingFor(config, originalSpacing);
   const newShape = computeNewShape(spatial, originalSpacing, targetSpacing);
 
+  step(2, 'normalize');
   // normalize (before resampling, as nnU-Net does)
   if (config.normalization_schemes.length < channels) {
     throw new SegStudioError('plans', `configuration '${configurationName}' has ${config.normalization_schemes.length} normalization schemes for ${channels} channels`, 'plans.json');
@@ -126,13 +137,16 @@ export function preprocessCase(
     file,
   );
 
+  step(3, 'resample');
   // resample
   const dataOut = resampleDataToShape(data, channels, spatial, newShape, originalSpacing, targetSpacing,
     optionsFromKwargs(config.resampling_fn_data_kwargs, 3));
+  step(4, 'resample segmentation');
   const segOut = seg || opts.resampleMask
     ? resampleSegmentationToShape(crop.seg.data, spatial, newShape, originalSpacing, targetSpacing,
       optionsFromKwargs(config.resampling_fn_seg_kwargs, 1))
     : undefined;
+  opts.progress?.(5, 5, 'done');
 
   return {
     data: dataOut,
@@ -157,6 +171,7 @@ export interface ExportOptions {
   saveProbabilities?: boolean;
   /** region-based models: sigmoid, then label c where probability of region i > 0.5, in this order */
   regionsClassOrder?: number[];
+  signal?: CancelSignal;
 }
 
 export interface ExportedPrediction {
@@ -220,6 +235,7 @@ export function exportPredictionToOriginal(
   const currentSpacing = targetSpacingFor(config, spacingTransposed);
   const resampled = resampleDataToShape(logits, nClasses, inShape, cropShape, currentSpacing, spacingTransposed,
     optionsFromKwargs(config.resampling_fn_probabilities_kwargs, 1));
+  throwIfCancelled(opts.signal);
   const n = product(cropShape);
   const regions = opts.regionsClassOrder;
   const wide = nClasses - 1 >= 255 || (regions !== undefined && Math.max(0, ...regions) > 255);
