@@ -126,6 +126,10 @@ function reverseSpatial(x: Float32Array, C: number, s: readonly number[]): Float
 async function predictBundle(image: Image, model: ModelBundle, runners: readonly NetworkRunner[], opts: PredictOptions, t0: number): Promise<PredictResult> {
   const cfgName = model.configuration;
   const cfg = resolveConfiguration(model.plans, cfgName);
+  if (cfg.previous_stage) {
+    // nnU-Net cascades feed the previous stage's segmentation as extra input channels (one-hot)
+    throw new SegStudioError('inference', `configuration '${cfgName}' is a cascade stage (needs '${cfg.previous_stage}' predictions first); cascades are not supported`, model.sourceName);
+  }
   opts.onProgress?.(0, 1, 'preprocessing');
   const pre = preprocessCase(image, model.plans, cfgName);
   throwIfCancelled(opts.signal);

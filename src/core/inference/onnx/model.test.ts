@@ -107,3 +107,38 @@ describeWithData('ONNX codec on a third-party model (brainchop MeshNet, PyTorch 
     void float;
   });
 });
+
+describe('ONNX decoder robustness (fuzz)', () => {
+  it('random corruptions of a valid model either decode or fail with a SegStudioError, never anything else', () => {
+    const b = new OnnxGraphBuilder('fz');
+    const x = b.addInput('x', [1, 2, 'D', 'H', 'W']);
+    const y = b.conv(x, new Float32Array(2 * 2 * 27).fill(0.1), [2, 2, 3, 3, 3], new Float32Array([0, 1]));
+    b.addOutput(b.leakyRelu(b.instanceNorm(y, new Float32Array([1, 1]), new Float32Array([0, 0]))), [1, 2, 'D', 'H', 'W']);
+    const good = b.toBytes();
+    let s = 987654321;
+    const rnd = (n: number) => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) % n);
+    let decoded = 0;
+    let refused = 0;
+    for (let iter = 0; iter < 1500; iter++) {
+      let bytes = good.slice();
+      const kind = rnd(3);
+      if (kind === 0) for (let k = 0; k <= rnd(4); k++) bytes[rnd(bytes.length)] = rnd(256);
+      else if (kind === 1) bytes = bytes.slice(0, rnd(bytes.length));
+      else {
+        const i = rnd(bytes.length);
+        bytes = Uint8Array.from([...bytes.slice(0, i), ...Array.from({ length: 1 + rnd(8) }, () => rnd(256)), ...bytes.slice(i)]);
+      }
+      try {
+        const m = decodeModel(bytes, 'fuzz.onnx');
+        encodeModel(m); // whatever decodes must re-encode
+        decoded++;
+      } catch (e) {
+        expect((e as Error).name).toBe('SegStudioError');
+        expect((e as Error).message).toMatch(/^fuzz\.onnx: not a valid ONNX protobuf/);
+        refused++;
+      }
+    }
+    expect(decoded).toBeGreaterThan(0);
+    expect(refused).toBeGreaterThan(0);
+  });
+});
