@@ -58,6 +58,20 @@ describe('labelComponents by hand', () => {
     expect(f.count).toBe(1);
     expect(f.sizes[1]).toBe(27);
   });
+  it('byte masks at any byte offset (word-skipping path) give the same labels as a plain array', () => {
+    const c = scipyFixture.random.find((r) => r.name === 'blobs3d_b')!;
+    const n = c.shape.reduce((a, b) => a * b, 1);
+    const mask = unpackBits(c.bits, n);
+    const plain = Array.from(mask);
+    const ref = labelComponents(plain, c.shape, 'full');
+    for (let off = 0; off < 4; off++) {
+      const buf = new Uint8Array(n + 8);
+      buf.set(mask, off);
+      const r = labelComponents(buf.subarray(off, off + n), c.shape, 'full');
+      expect(r.count).toBe(ref.count);
+      expect(r.labels).toEqual(ref.labels);
+    }
+  });
   it('rejects a shape that does not match the buffer', () => {
     expect(() => labelComponents(new Uint8Array(5), [2, 2, 2])).toThrow(/does not match/);
   });

@@ -69,13 +69,30 @@ export function labelComponents(
   const rowStart = new Int32Array(nRows + 1);
   const rs = new IntBuf(1024);
   const re = new IntBuf(1024); // exclusive end
+  // background is usually most of the volume: for byte masks skip 4 zero bytes at a time
+  const words =
+    mask instanceof Uint8Array ? new Uint32Array(mask.buffer, mask.byteOffset + ((4 - (mask.byteOffset % 4)) % 4), Math.max(0, (n - ((4 - (mask.byteOffset % 4)) % 4)) >> 2)) : null;
+  const wordShift = mask instanceof Uint8Array ? (4 - (mask.byteOffset % 4)) % 4 : 0;
   for (let row = 0; row < nRows; row++) {
     rowStart[row] = rs.n;
     const base = row * W;
     let x = 0;
     while (x < W) {
       if (mask[base + x] === 0) {
-        x++;
+        if (words !== null) {
+          let i = base + x + 1;
+          const end = base + W;
+          // advance to a word boundary, then by words while they are all zero
+          while (i < end && ((i - wordShift) & 3) !== 0 && mask[i] === 0) i++;
+          if (i < end && mask[i] === 0) {
+            let w = (i - wordShift) >> 2;
+            while (i + 4 <= end && words[w] === 0) {
+              i += 4;
+              w++;
+            }
+          }
+          x = i - base;
+        } else x++;
         continue;
       }
       const s = x;
