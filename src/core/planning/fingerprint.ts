@@ -33,7 +33,7 @@ export interface CaseFingerprint {
 }
 
 /** analyze_case + collect_foreground_intensities for one case (crop by src/core/preprocessing's cropToNonzero). */
-export function analyzeCase(image: Image, seg: LabelMap, numSamples: number, fileName?: string): CaseFingerprint {
+export function analyzeCase(image: Image, seg: LabelMap, numSamples: number, fileName?: string, out?: Float32Array[]): CaseFingerprint {
   const file = fileName ?? image.properties.fileName;
   if (image.shape.length !== 4) throw new SegStudioError('fingerprint', `image must have shape [C, z, y, x], got [${image.shape}]`, file);
   const data = image.data;
@@ -55,11 +55,16 @@ export function analyzeCase(image: Image, seg: LabelMap, numSamples: number, fil
       samples.push(new Float32Array(0));
       continue;
     }
-    const out = new Float32Array(numSamples);
+    const dst = out?.[ch] ?? new Float32Array(numSamples);
+    if (dst.length !== numSamples) throw new SegStudioError('fingerprint', 'sample buffer has the wrong size', file);
+    const idx = new Int32Array(Math.min(numSamples, 1 << 16));
     const base = ch * n;
-    const max = nFg - 1;
-    for (let i = 0; i < numSamples; i++) out[i] = cropped[base + fg[rs.interval(max)]];
-    samples.push(out);
+    for (let done = 0; done < numSamples; done += idx.length) {
+      const len = Math.min(idx.length, numSamples - done);
+      rs.fillInterval(nFg - 1, idx.subarray(0, len));
+      for (let i = 0; i < len; i++) dst[done + i] = cropped[base + fg[idx[i]]];
+    }
+    samples.push(dst);
   }
   const shapeAfterCrop = crop.bbox.map(([a, b]) => b - a);
   return {
@@ -227,10 +232,14 @@ export function intensityStatistics(pooled: Float32Array): IntensityProperties {
 }
 
 /** Pools the per-case results (in the given order) into dataset_fingerprint.json content. */
-export function aggregateFingerprint(cases: CaseFingerprint[], numChannels: number): DatasetFingerprint {
+export function aggregateFingerprint(cases: CaseFingerprint[], numChannels: number, pooledPerChannel?: Float32Array[]): DatasetFingerprint {
   if (cases.length === 0) throw new SegStudioError('fingerprint', 'the dataset has no training cases');
   const props: Record<string, IntensityProperties> = {};
   for (let ch = 0; ch < numChannels; ch++) {
+    if (pooledPerChannel) {
+      props[String(ch)] = intensityStatistics(pooledPerChannel[ch]);
+      continue;
+    }
     let total = 0;
     for (const c of cases) total += c.samples[ch]?.length ?? 0;
     const pooled = new Float32Array(total);
@@ -276,15 +285,21 @@ export async function extractFingerprint(src: FingerprintSource, opts: Fingerpri
   const total = opts.numForegroundVoxels ?? NUM_FOREGROUND_VOXELS_FOR_INTENSITY_STATS;
   const perCase = Math.floor(total / ids.length);
   const results: CaseFingerprint[] = [];
+  // samples go straight into one pooled buffer per channel (no second copy: 400 MB per channel at 1e8 samples)
+  const pooled = Array.from({ length: src.numChannels }, () => new Float32Array(perCase * ids.length));
+  let off = 0;
   for (let i = 0; i < ids.length; i++) {
     throwIfCancelled(opts.signal);
     const { image, seg, fileName } = await src.load(ids[i]);
     if (image.shape[0] !== src.numChannels)
       throw new SegStudioError('fingerprint', `expected ${src.numChannels} channel(s), got ${image.shape[0]}`, fileName ?? ids[i]);
-    results.push(analyzeCase(image, seg, perCase, fileName ?? ids[i]));
+    const r = analyzeCase(image, seg, perCase, fileName ?? ids[i], pooled.map((p) => p.subarray(off, off + perCase)));
+    off += r.samples[0]?.length ?? 0;
+    r.samples = [];
+    results.push(r);
     opts.onProgress?.(i + 1, ids.length, 'fingerprint');
   }
-  return aggregateFingerprint(results, src.numChannels);
+  return aggregateFingerprint(results, src.numChannels, pooled.map((p) => p.subarray(0, off)));
 }
 
 /** dataset_fingerprint.json text as nnU-Net's save_json (indent 4, sorted keys, Python floats) writes it. */

@@ -95,3 +95,16 @@ describe('RandomState matches numpy legacy RandomState', () => {
     expect(() => new RandomState(1).choice(3, 4, false)).toThrow(/larger sample/);
   });
 });
+
+describe('bulk draws', () => {
+  it('fillInterval gives the same stream as repeated interval()', () => {
+    for (const max of [0, 1, 6, 1000, 2 ** 20 + 3]) {
+      const a = new RandomState(5);
+      const b = new RandomState(5);
+      const out = new Int32Array(2000);
+      a.fillInterval(max, out);
+      expect(Array.from(out)).toEqual(Array.from({ length: 2000 }, () => b.interval(max)));
+      expect(a.randomSample()).toBe(b.randomSample());
+    }
+  });
+});

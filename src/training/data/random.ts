@@ -154,6 +154,38 @@ export class RandomState {
     return v;
   }
 
+  /** `out.length` draws of interval(max) (same stream as calling interval repeatedly), for bulk sampling. */
+  fillInterval(max: number, out: Int32Array | Uint32Array): void {
+    if (max === 0) {
+      out.fill(0);
+      return;
+    }
+    if (max >= 0x7fffffff || max < 0 || !Number.isInteger(max)) {
+      for (let i = 0; i < out.length; i++) out[i] = this.interval(max);
+      return;
+    }
+    const mask = maskFor(max);
+    const mt = this.mt;
+    let pos = this.pos;
+    for (let i = 0; i < out.length; i++) {
+      let v: number;
+      do {
+        if (pos >= N) {
+          this.twist();
+          pos = 0;
+        }
+        let y = mt[pos++];
+        y ^= y >>> 11;
+        y ^= (y << 7) & 0x9d2c5680;
+        y ^= (y << 15) & 0xefc60000;
+        y ^= y >>> 18;
+        v = (y >>> 0) & mask;
+      } while (v > max);
+      out[i] = v;
+    }
+    this.pos = pos;
+  }
+
   /** `randint(low, high)` → integer in [low, high); `randint(high)` → [0, high). */
   randint(low: number, high?: number): number {
     if (high === undefined) {
