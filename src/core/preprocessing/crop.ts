@@ -39,42 +39,62 @@ export function binaryFillHoles(mask: Uint8Array, shape: readonly number[]): Uin
   const [d0, d1, d2] = shape;
   const n = d0 * d1 * d2;
   if (mask.length !== n) throw new SegStudioError('crop', `binaryFillHoles: mask of ${mask.length} voxels does not match ${JSON.stringify(shape)}`);
-  // 0 = background not yet reached, 1 = foreground, 2 = background reached from the border
-  const state = mask;
-  for (let p = 0; p < n; p++) state[p] = state[p] ? 1 : 0;
-  const queue = new Int32Array(n);
-  let head = 0;
-  let tail = 0;
-  const seed = (p: number) => {
-    if (state[p] === 0) {
-      state[p] = 2;
-      queue[tail++] = p;
-    }
-  };
-  const s0 = d1 * d2;
+  // Flood the background from the border in a copy padded by one voxel on every side: the padding is marked
+  // "reached" and never expanded, so interior voxels need no bounds checks.
+  // state: 0 = background not yet reached, 1 = foreground, 2 = background reached from the border
+  const p0 = d0 + 2;
+  const p1 = d1 + 2;
+  const p2 = d2 + 2;
+  const s1 = p2;
+  const s0 = p1 * p2;
+  const state = new Uint8Array(p0 * s0).fill(2);
   for (let i = 0; i < d0; i++)
     for (let j = 0; j < d1; j++) {
-      const onFace = i === 0 || i === d0 - 1 || j === 0 || j === d1 - 1;
-      const base = i * s0 + j * d2;
-      if (onFace) for (let k = 0; k < d2; k++) seed(base + k);
-      else {
-        seed(base);
-        seed(base + d2 - 1);
+      const src = (i * d1 + j) * d2;
+      const dst = (i + 1) * s0 + (j + 1) * s1 + 1;
+      for (let k = 0; k < d2; k++) state[dst + k] = mask[src + k] ? 1 : 0;
+    }
+  let queue = new Int32Array(1 << 16);
+  let tail = 0;
+  const push = (q: number) => {
+    if (tail === queue.length) {
+      const bigger = new Int32Array(Math.min(n, queue.length * 2));
+      bigger.set(queue);
+      queue = bigger;
+    }
+    queue[tail++] = q;
+  };
+  // seeds: unreached background voxels on the faces of the original array
+  for (let i = 1; i <= d0; i++)
+    for (let j = 1; j <= d1; j++) {
+      const base = i * s0 + j * s1;
+      const onFace = i === 1 || i === d0 || j === 1 || j === d1;
+      for (let k = 1; k <= d2; k += onFace ? 1 : Math.max(1, d2 - 1)) {
+        const q = base + k;
+        if (state[q] === 0) {
+          state[q] = 2;
+          push(q);
+        }
       }
     }
+  let head = 0;
   while (head < tail) {
-    const p = queue[head++];
-    const k = p % d2;
-    const j = ((p - k) / d2) % d1;
-    const i = (p - k - j * d2) / s0;
-    if (k > 0 && state[p - 1] === 0) (state[p - 1] = 2), (queue[tail++] = p - 1);
-    if (k < d2 - 1 && state[p + 1] === 0) (state[p + 1] = 2), (queue[tail++] = p + 1);
-    if (j > 0 && state[p - d2] === 0) (state[p - d2] = 2), (queue[tail++] = p - d2);
-    if (j < d1 - 1 && state[p + d2] === 0) (state[p + d2] = 2), (queue[tail++] = p + d2);
-    if (i > 0 && state[p - s0] === 0) (state[p - s0] = 2), (queue[tail++] = p - s0);
-    if (i < d0 - 1 && state[p + s0] === 0) (state[p + s0] = 2), (queue[tail++] = p + s0);
+    const q = queue[head++];
+    if (state[q - 1] === 0) (state[q - 1] = 2), push(q - 1);
+    if (state[q + 1] === 0) (state[q + 1] = 2), push(q + 1);
+    if (state[q - s1] === 0) (state[q - s1] = 2), push(q - s1);
+    if (state[q + s1] === 0) (state[q + s1] = 2), push(q + s1);
+    if (state[q - s0] === 0) (state[q - s0] = 2), push(q - s0);
+    if (state[q + s0] === 0) (state[q + s0] = 2), push(q + s0);
+    // reuse the consumed front of the queue when it grows large
+    if (head === tail) head = tail = 0;
   }
-  for (let p = 0; p < n; p++) state[p] = state[p] === 2 ? 0 : 1;
+  for (let i = 0; i < d0; i++)
+    for (let j = 0; j < d1; j++) {
+      const dst = (i * d1 + j) * d2;
+      const src = (i + 1) * s0 + (j + 1) * s1 + 1;
+      for (let k = 0; k < d2; k++) mask[dst + k] = state[src + k] === 2 ? 0 : 1;
+    }
   return mask;
 }
 

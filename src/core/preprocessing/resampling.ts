@@ -126,15 +126,30 @@ function sliceRanges(src: Float32Array, shape: readonly number[], axis: number):
   const lo = new Float64Array(n).fill(Infinity);
   const hi = new Float64Array(n).fill(-Infinity);
   const [d0, d1, d2] = shape;
+  if (axis === 0) {
+    for (let i = 0; i < d0; i++) {
+      const [a, b] = minMax(src, i * d1 * d2, d1 * d2);
+      lo[i] = a;
+      hi[i] = b;
+    }
+    return { lo, hi };
+  }
   let p = 0;
   for (let i = 0; i < d0; i++)
-    for (let j = 0; j < d1; j++)
-      for (let k = 0; k < d2; k++, p++) {
-        const s = axis === 0 ? i : axis === 1 ? j : k;
-        const v = src[p];
-        if (v < lo[s]) lo[s] = v;
-        if (v > hi[s]) hi[s] = v;
+    for (let j = 0; j < d1; j++) {
+      if (axis === 1) {
+        const [a, b] = minMax(src, p, d2);
+        if (a < lo[j]) lo[j] = a;
+        if (b > hi[j]) hi[j] = b;
+        p += d2;
+      } else {
+        for (let k = 0; k < d2; k++, p++) {
+          const v = src[p];
+          if (v < lo[k]) lo[k] = v;
+          if (v > hi[k]) hi[k] = v;
+        }
       }
+    }
   return { lo, hi };
 }
 
