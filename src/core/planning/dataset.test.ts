@@ -1,3 +1,4 @@
+import { strToU8, zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import {
   evaluationLabels,
@@ -6,6 +7,7 @@ import {
   parseDatasetJson,
   parseImageName,
   memoryDatasetFiles as memFiles,
+  datasetFilesFromZip,
 } from './dataset.ts';
 
 const base = { channel_names: { '0': 'CT' }, labels: { background: 0, a: 1, b: 2 }, numTraining: 2, file_ending: '.nii.gz' };
@@ -113,5 +115,26 @@ describe('raw layout', () => {
     const l = await listRawDataset(memFiles({}), ds, 'R');
     expect(l.training).toEqual([{ id: 'x', images: ['R/imgs/x.nii.gz'], channels: [0], label: 'R/labs/x.nii.gz' }]);
     expect(l.problems).toEqual([]);
+  });
+});
+
+describe('dataset from a zip archive', () => {
+  it('finds the folder holding dataset.json and lists it', async () => {
+    const zip = zipSync({
+      'Dataset001_X/dataset.json': strToU8(JSON.stringify(base)),
+      'Dataset001_X/imagesTr/a_0000.nii.gz': new Uint8Array([1]),
+      'Dataset001_X/labelsTr/a.nii.gz': new Uint8Array([2]),
+      'Dataset001_X/nested/dataset.json': strToU8('{}'),
+    });
+    const { files, root } = datasetFilesFromZip(zip);
+    expect(root).toBe('Dataset001_X');
+    expect(files.list('Dataset001_X/imagesTr')).toEqual(['a_0000.nii.gz']);
+    expect(Array.from(await files.read('Dataset001_X/labelsTr/a.nii.gz'))).toEqual([2]);
+    const l = await listRawDataset(files, parseDatasetJson({ ...base, numTraining: 1 }), root);
+    expect(l.training.map((c) => c.label)).toEqual(['Dataset001_X/labelsTr/a.nii.gz']);
+  });
+  it('errors name the archive', () => {
+    expect(() => datasetFilesFromZip(new Uint8Array([1, 2, 3]), 'x.zip')).toThrow(/x.zip/);
+    expect(() => datasetFilesFromZip(zipSync({ 'a.txt': strToU8('x') }), 'y.zip')).toThrow(/y.zip: no dataset.json/);
   });
 });

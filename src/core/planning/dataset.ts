@@ -5,6 +5,7 @@
 // (LabelManager: background 0, regions, ignore label = max + 1), utilities/utils.py
 // (get_identifiers_from_splitted_dataset_folder, create_lists_from_splitted_dataset_folder,
 // get_filenames_of_train_images_and_targets), imageio/reader_writer_registry.py (overwrite_image_reader_writer).
+import { unzipSync } from 'fflate';
 import { SegStudioError } from '../errors.ts';
 
 export type LabelValue = number | number[];
@@ -376,4 +377,23 @@ export function memoryDatasetFiles(entries: Record<string, Uint8Array | string> 
       return b;
     },
   };
+}
+
+/**
+ * A dataset dropped as a .zip (browser or Node): the archive's files as DatasetFiles, and `root`, the folder
+ * holding dataset.json (the shallowest one; '' when it sits at the top of the archive).
+ */
+export function datasetFilesFromZip(bytes: Uint8Array, fileName = 'dataset.zip'): { files: DatasetFiles; root: string } {
+  let entries: Record<string, Uint8Array>;
+  try {
+    entries = unzipSync(bytes, { filter: (f) => !f.name.endsWith('/') && !f.name.startsWith('__MACOSX/') });
+  } catch (e) {
+    throw new SegStudioError('zip', `not a readable zip archive: ${(e as Error).message}`, fileName);
+  }
+  const djs = Object.keys(entries)
+    .filter((k) => k === 'dataset.json' || k.endsWith('/dataset.json'))
+    .sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b));
+  if (djs.length === 0) throw new SegStudioError('zip', 'no dataset.json inside the archive', fileName);
+  const root = djs[0].slice(0, -'dataset.json'.length).replace(/\/$/, '');
+  return { files: memoryDatasetFiles(entries), root };
 }
