@@ -3,7 +3,9 @@
 //  - read .nii.gz -> float32 image: brainchop T1 256³ uint8, MNI template int16 (with extension), CT int32;
 //    reference nibabel.load(f).get_fdata(dtype=float32)
 //  - read all 191 hippocampus images (small files: per-file overhead); reference nibabel, same loop
-//  - write a 256³ uint8 label map as .nii.gz (ours at gzip level 6 and 1; reference nib.save, gzip level 1)
+//  - write a 256³ uint8 label map as .nii.gz (ours: fflate level 6 and 1, native CompressionStream;
+//    reference nib.save, gzip level 1)
+// Reads are timed twice: readImageFile (pure-JS fflate) and readImageFileAsync (native DecompressionStream).
 //  - read the 23 ISBI 2012 PNGs (512²); reference skimage.io.imread -> float32
 // Python is optional: without it only our timings are reported.
 // Run alone: node bin/run-ts.mjs bench/io.bench.ts
@@ -11,7 +13,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { niftiToImage, readImageFile, readNifti, writeSegmentationNifti } from '../src/core/io/index.ts';
+import {
+  niftiToImage,
+  readImageFile,
+  readImageFileAsync,
+  readNifti,
+  writeSegmentationAsync,
+  writeSegmentationNifti,
+} from '../src/core/io/index.ts';
 import { median, pythonHas, runPythonJson, timeRuns } from './util.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -73,6 +82,12 @@ export async function run(): Promise<Record<string, unknown>> {
       for (const f of list) readImageFile(fs.readFileSync(f), f);
     }, repeats);
     ours[name] = median(ms);
+    if (name.startsWith('read_isbi')) continue;
+    // native DecompressionStream path (what the browser workers and the CLI should call)
+    const msAsync = await timeRuns(async () => {
+      for (const f of list) await readImageFileAsync(fs.readFileSync(f), f);
+    }, repeats);
+    ours[`${name}_async`] = median(msAsync);
   }
 
   // writing a segmentation on the T1 grid
@@ -84,13 +99,19 @@ export async function run(): Promise<Record<string, unknown>> {
   let bytes6 = 0;
   ours.write_seg_t1_256_level6 = median(
     await timeRuns(() => {
-      bytes6 = writeSegmentationNifti(lm, t1.properties, 'seg.nii.gz').length;
+      bytes6 = writeSegmentationNifti(lm, t1.properties, 'seg.nii.gz', { compressionLevel: 6 }).length;
     }, repeats),
   );
   let bytes1 = 0;
   ours.write_seg_t1_256_level1 = median(
     await timeRuns(() => {
       bytes1 = writeSegmentationNifti(lm, t1.properties, 'seg.nii.gz', { compressionLevel: 1 }).length;
+    }, repeats),
+  );
+  let bytesAsync = 0;
+  ours.write_seg_t1_256_async = median(
+    await timeRuns(async () => {
+      bytesAsync = (await writeSegmentationAsync(lm, t1.properties, 'seg.nii.gz')).length;
     }, repeats),
   );
   let bytes0 = 0;
@@ -103,7 +124,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const result: Record<string, unknown> = {
     unit: 'ms (median of 5, file read from disk included)',
     ours,
-    write_seg_bytes: { level6_gz: bytes6, level1_gz: bytes1, uncompressed: bytes0 },
+    write_seg_bytes: { level6_gz: bytes6, level1_gz: bytes1, native_gz: bytesAsync, uncompressed: bytes0 },
   };
   if (pythonHas('nibabel', 'skimage', 'numpy')) {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'segstudio-io-bench-'));
@@ -112,7 +133,11 @@ export async function run(): Promise<Record<string, unknown>> {
         JSON.stringify({ read: reads, png: pngs, repeats, write_src: t1File, tmp }),
       ]) as Record<string, number>;
       const ratios: Record<string, number> = {};
-      for (const k of Object.keys(reads).concat(Object.keys(pngs))) ratios[k] = ref[k] / ours[k];
+      for (const k of Object.keys(reads).concat(Object.keys(pngs))) {
+        ratios[k] = ref[k] / ours[k];
+        if (ours[`${k}_async`]) ratios[`${k}_async`] = ref[k] / ours[`${k}_async`];
+      }
+      ratios.write_seg_t1_256_gz_async = ref.write_seg_t1_256 / ours.write_seg_t1_256_async;
       ratios.write_seg_t1_256_gz_level6 = ref.write_seg_t1_256 / ours.write_seg_t1_256_level6;
       ratios.write_seg_t1_256_gz_level1 = ref.write_seg_t1_256 / ours.write_seg_t1_256_level1;
       result.reference = { tool: 'nibabel / skimage.io (Debian python3)', ...ref };
