@@ -187,6 +187,10 @@ describeWithData('evaluation CLI verbs on real label maps', () => {
     const ok = await cli(['verify', ds]);
     expect(ok.rc).toBe(0);
     expect(ok.out).toMatch(/^ok {3}hippocampus_006 shape/m);
+    // a label that never occurs is only a warning: passes, but not with --strict
+    fs.writeFileSync(path.join(ds, 'dataset.json'), JSON.stringify({ ...dj, labels: { ...dj.labels, Extra: 3 } }));
+    expect((await cli(['verify', ds, '-q'])).rc).toBe(0);
+    expect((await cli(['verify', ds, '--strict'])).rc).toBe(1);
     fs.writeFileSync(path.join(ds, 'dataset.json'), JSON.stringify({ ...dj, labels: { background: 0, Anterior: 1 } }));
     const bad = await cli(['verify', ds, '--json', path.join(tmp, 'report.json')]);
     expect(bad.rc).toBe(1);

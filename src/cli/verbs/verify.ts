@@ -13,12 +13,14 @@ const USAGE = `usage: segstudio verify DATASET_DIR [--json REPORT.json] [-q]
   DATASET_DIR      folder with dataset.json, imagesTr/, labelsTr/ (imagesTs/ optional)
   --json FILE      also write the full report as JSON
   -q, --quiet      print only problems and the verdict, not one line per case
-exit code: 0 when no errors were found, 1 otherwise`;
+  --strict         warnings fail too
+exit code: 0 when no errors were found (no warnings either with --strict), 1 otherwise`;
 
 export async function run(argv: string[]): Promise<number> {
   const p = parseArgs('verify', argv, [
     { names: ['--json'], key: 'json', kind: 'string' },
     { names: ['-q', '--quiet'], key: 'quiet', kind: 'boolean' },
+    { names: ['--strict'], key: 'strict', kind: 'boolean' },
     { names: ['-h', '--help'], key: 'help', kind: 'boolean' },
   ]);
   if (p.flags.help) {
@@ -35,5 +37,5 @@ export async function run(argv: string[]): Promise<number> {
   if (p.flags.quiet) text = text.split('\n').filter((l) => !/^(ok  |warn|FAIL) /.test(l)).join('\n');
   process.stdout.write(text);
   if (typeof p.flags.json === 'string') writeBytes(p.flags.json, JSON.stringify(report, null, 2) + '\n');
-  return report.ok ? 0 : 1;
+  return report.ok && !(p.flags.strict && report.warnings > 0) ? 0 : 1;
 }
