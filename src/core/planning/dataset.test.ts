@@ -109,6 +109,12 @@ describe('raw layout', () => {
     const ds = parseDatasetJson({ ...base, numTraining: 5 });
     const l = await listRawDataset(memFiles({ 'imagesTr/a_0000.nii.gz': '', 'labelsTr/a.nii.gz': '' }), ds);
     expect(l.problems.map((p) => p.problem)).toEqual(['numTraining is 5 but 1 training case(s) were found']);
+    const empty = await listRawDataset(memFiles({}), ds);
+    expect(empty.problems.map((p) => `${p.file}: ${p.problem}`)).toEqual([
+      'imagesTr: imagesTr is missing or empty',
+      'labelsTr: labelsTr is missing or empty',
+      'dataset.json: numTraining is 5 but 0 training case(s) were found',
+    ]);
   });
   it('explicit "dataset" key', async () => {
     const ds = parseDatasetJson({ ...base, numTraining: 1, dataset: { x: { images: ['./imgs/x.nii.gz'], label: 'labs/x.nii.gz' } } });

@@ -306,9 +306,11 @@ export async function listRawDataset(files: DatasetFiles, ds: DatasetJson, root 
     const imgDir = joinPath(root, 'imagesTr');
     const labDir = joinPath(root, 'labelsTr');
     const byCase = await listImages(files, imgDir, ds, problems, 'error');
+    if ((await files.list(imgDir)).length === 0)
+      problems.push({ case: null, file: imgDir, severity: 'error', problem: 'imagesTr is missing or empty' });
     training = casesFrom(byCase, nCh, problems, 'error');
     const labelNames = [...(await files.list(labDir))].sort();
-    if (labelNames.length === 0 && training.length > 0)
+    if (labelNames.length === 0)
       problems.push({ case: null, file: labDir, severity: 'error', problem: 'labelsTr is missing or empty' });
     const labelIds = new Map<string, string>();
     for (const name of labelNames) {
