@@ -170,6 +170,32 @@ describe('predictCase with a model card', () => {
     for (let z = 0; z < 6; z++) for (let i = 0; i < 20; i++) expect(res.labels.data[z * 20 + i]).toBe(z % 2);
   });
 
+  it('a 2D (NCHW) whole-slice card runs slice by slice through onnxruntime and matches the hand computation', async () => {
+    const card = parseModelCard(
+      JSON.stringify({
+        format: 'segstudio-model-card/1',
+        name: 'pw2d',
+        labels: { background: 0, a: 1, b: 2 },
+        channels: { '0': 'T1', '1': 'T2' },
+        input: { layout: 'NCHW', axis_order: 'x-fastest', patch_size: 'full' },
+        normalization: 'none',
+      }),
+      'pw2d.card.json',
+    );
+    const onnx = buildPointwiseOnnx(W0, B0, ['h', 'w']);
+    const r = await createOrtNodeRunner(onnx, { device: 'cpu', threads: 1 });
+    runners.push(r);
+    const img = makeImage();
+    const res = await predictCase(img, { kind: 'card', sourceName: 'pw2d.onnx', card, onnx }, [r], { saveProbabilities: true });
+    expect(res.runs).toBe(7); // one run per slice of axis 0
+    const vol = img.data.length / 2;
+    for (let i = 0; i < vol; i++) {
+      const l = [0, 1, 2].map((k) => W0[k][0] * img.data[i] + W0[k][1] * img.data[vol + i] + B0[k]);
+      expect(res.labels.data[i]).toBe(l.indexOf(Math.max(...l)));
+    }
+    expect(res.probabilitiesShape).toEqual([3, 7, 10, 12]);
+  });
+
   it('checks the required shape', async () => {
     const f = `${repoRoot}/test/fixtures/inference/brainchop_model5_gw_ae.card.json`;
     const model: CardModel = { kind: 'card', sourceName: 'm.onnx', card: parseModelCard(fs.readFileSync(f, 'utf8'), f), onnx: new Uint8Array() };
