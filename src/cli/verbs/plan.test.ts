@@ -31,6 +31,18 @@ describeWithData('segstudio plan on the real hippocampus dataset', () => {
   }, 120_000);
 });
 
+describeWithData('segstudio plan on the real ISBI 2012 EM dataset (PNG, 2D)', () => {
+  it('writes nnU-Net-identical dataset_fingerprint.json and nnUNetPlans.json', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'segstudio-plan-'));
+    const ref = JSON.parse(fs.readFileSync(path.join(fixtures, 'plans_reference.json'), 'utf8')).cases.find(
+      (c: { name: string }) => c.name === 'Dataset901_ISBI2012EM',
+    );
+    expect(await run([dataPath('Dataset901_ISBI2012EM'), '-o', out, '--samples', '1e6'])).toBe(0);
+    expect(fs.readFileSync(path.join(out, 'dataset_fingerprint.json'), 'utf8')).toBe(ref.fingerprint_text);
+    expect(fs.readFileSync(path.join(out, 'nnUNetPlans.json'), 'utf8')).toBe(ref.plans_text);
+  }, 120_000);
+});
+
 describe('segstudio plan errors', () => {
   it('names a missing dataset folder', async () => {
     await expect(run(['/nonexistent/Dataset999_X', '-o', os.tmpdir()])).rejects.toThrow(/Dataset999_X: dataset folder not found/);

@@ -65,7 +65,7 @@ export async function run(args: string[]): Promise<number> {
       throw new SegStudioError('write', `cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, f);
     }
   };
-  write('dataset_fingerprint.json', fingerprintToJson(fingerprint));
+  write('dataset_fingerprint.json', fingerprintToJson(fingerprint, { integerSpacings: plans.image_reader_writer === 'NaturalImage2DIO' }));
   write(`${plans.plans_name}.json`, plansToJson(plans));
   fs.copyFileSync(path.join(datasetDir, 'dataset.json'), path.join(outDir, 'dataset.json'));
   if (caseIds.length >= 5) write('splits_final.json', pyJsonDumps(generateCrossvalSplit(caseIds)));

@@ -302,13 +302,16 @@ export async function extractFingerprint(src: FingerprintSource, opts: Fingerpri
   return aggregateFingerprint(results, src.numChannels, pooled.map((p) => p.subarray(0, off)));
 }
 
-/** dataset_fingerprint.json text as nnU-Net's save_json (indent 4, sorted keys, Python floats) writes it. */
-export function fingerprintToJson(fp: DatasetFingerprint): string {
+/**
+ * dataset_fingerprint.json text as nnU-Net's save_json (indent 4, sorted keys, Python floats) writes it.
+ * `integerSpacings`: nnU-Net's NaturalImage2DIO (PNG) reports the spacing (999, 1, 1) as Python ints.
+ */
+export function fingerprintToJson(fp: DatasetFingerprint, opts: { integerSpacings?: boolean } = {}): string {
   const props: Record<string, Record<string, unknown>> = {};
   for (const [k, v] of Object.entries(fp.foreground_intensity_properties_per_channel))
     props[k] = Object.fromEntries(Object.entries(v).map(([kk, vv]) => [kk, pyFloat(vv as number)]));
   return pyJsonDumps({
-    spacings: fp.spacings.map((s) => s.map(pyFloat)),
+    spacings: opts.integerSpacings ? fp.spacings : fp.spacings.map((s) => s.map(pyFloat)),
     shapes_after_crop: fp.shapes_after_crop,
     foreground_intensity_properties_per_channel: props,
     median_relative_size_after_cropping: pyFloat(fp.median_relative_size_after_cropping),
