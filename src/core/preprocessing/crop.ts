@@ -48,46 +48,67 @@ export function binaryFillHoles(mask: Uint8Array, shape: readonly number[]): Uin
   const s1 = p2;
   const s0 = p1 * p2;
   const state = new Uint8Array(p0 * s0).fill(2);
+  let zeros = 0;
   for (let i = 0; i < d0; i++)
     for (let j = 0; j < d1; j++) {
       const src = (i * d1 + j) * d2;
       const dst = (i + 1) * s0 + (j + 1) * s1 + 1;
-      for (let k = 0; k < d2; k++) state[dst + k] = mask[src + k] ? 1 : 0;
+      for (let k = 0; k < d2; k++) {
+        const v = mask[src + k] ? 1 : 0;
+        state[dst + k] = v;
+        zeros += 1 - v;
+      }
     }
-  let queue = new Int32Array(1 << 16);
+  // every background voxel is queued at most once
+  const queue = new Int32Array(Math.max(1, zeros));
   let tail = 0;
-  const push = (q: number) => {
-    if (tail === queue.length) {
-      const bigger = new Int32Array(Math.min(n, queue.length * 2));
-      bigger.set(queue);
-      queue = bigger;
-    }
-    queue[tail++] = q;
-  };
   // seeds: unreached background voxels on the faces of the original array
   for (let i = 1; i <= d0; i++)
     for (let j = 1; j <= d1; j++) {
       const base = i * s0 + j * s1;
       const onFace = i === 1 || i === d0 || j === 1 || j === d1;
-      for (let k = 1; k <= d2; k += onFace ? 1 : Math.max(1, d2 - 1)) {
+      const stepK = onFace ? 1 : Math.max(1, d2 - 1);
+      for (let k = 1; k <= d2; k += stepK) {
         const q = base + k;
         if (state[q] === 0) {
           state[q] = 2;
-          push(q);
+          queue[tail++] = q;
         }
       }
     }
   let head = 0;
   while (head < tail) {
     const q = queue[head++];
-    if (state[q - 1] === 0) (state[q - 1] = 2), push(q - 1);
-    if (state[q + 1] === 0) (state[q + 1] = 2), push(q + 1);
-    if (state[q - s1] === 0) (state[q - s1] = 2), push(q - s1);
-    if (state[q + s1] === 0) (state[q + s1] = 2), push(q + s1);
-    if (state[q - s0] === 0) (state[q - s0] = 2), push(q - s0);
-    if (state[q + s0] === 0) (state[q + s0] = 2), push(q + s0);
-    // reuse the consumed front of the queue when it grows large
-    if (head === tail) head = tail = 0;
+    let r = q - 1;
+    if (state[r] === 0) {
+      state[r] = 2;
+      queue[tail++] = r;
+    }
+    r = q + 1;
+    if (state[r] === 0) {
+      state[r] = 2;
+      queue[tail++] = r;
+    }
+    r = q - s1;
+    if (state[r] === 0) {
+      state[r] = 2;
+      queue[tail++] = r;
+    }
+    r = q + s1;
+    if (state[r] === 0) {
+      state[r] = 2;
+      queue[tail++] = r;
+    }
+    r = q - s0;
+    if (state[r] === 0) {
+      state[r] = 2;
+      queue[tail++] = r;
+    }
+    r = q + s0;
+    if (state[r] === 0) {
+      state[r] = 2;
+      queue[tail++] = r;
+    }
   }
   for (let i = 0; i < d0; i++)
     for (let j = 0; j < d1; j++) {
@@ -103,18 +124,21 @@ export function getBboxFromMask(mask: Uint8Array, shape: readonly number[]): BBo
   const [d0, d1, d2] = shape;
   const lo = [d0, d1, d2];
   const hi = [-1, -1, -1];
-  let p = 0;
   for (let i = 0; i < d0; i++)
-    for (let j = 0; j < d1; j++)
-      for (let k = 0; k < d2; k++, p++) {
-        if (!mask[p]) continue;
-        if (i < lo[0]) lo[0] = i;
-        if (i > hi[0]) hi[0] = i;
-        if (j < lo[1]) lo[1] = j;
-        if (j > hi[1]) hi[1] = j;
-        if (k < lo[2]) lo[2] = k;
-        if (k > hi[2]) hi[2] = k;
-      }
+    for (let j = 0; j < d1; j++) {
+      const row = (i * d1 + j) * d2;
+      let first = 0;
+      while (first < d2 && !mask[row + first]) first++;
+      if (first === d2) continue;
+      let last = d2 - 1;
+      while (!mask[row + last]) last--;
+      if (i < lo[0]) lo[0] = i;
+      if (i > hi[0]) hi[0] = i;
+      if (j < lo[1]) lo[1] = j;
+      if (j > hi[1]) hi[1] = j;
+      if (first < lo[2]) lo[2] = first;
+      if (last > hi[2]) hi[2] = last;
+    }
   return [0, 1, 2].map((a) => (hi[a] < 0 ? [0, shape[a]] : [lo[a], hi[a] + 1])) as BBox;
 }
 
