@@ -10,7 +10,7 @@ import type {
   SegLossStats,
   SgdOptions,
 } from './backend.ts';
-import { convGeom, convOutShape, numel, sameShape, to3 } from './backend.ts';
+import { convGeom, convOutShape, numel, sameShape, to3, type Geom3 } from './backend.ts';
 import { SegStudioError } from '../../core/errors.ts';
 import { WG, chunksFor, type Kernel } from '../kernels/wgsl/common.ts';
 import * as conv from '../kernels/wgsl/conv.ts';
@@ -64,6 +64,12 @@ export class WebGpuBackend implements Backend {
   private readonly maxGroups: number;
   /** dispatches issued (for benchmarks) */
   dispatches = 0;
+
+  /**
+   * Convolutions copy their input into a zero-padded buffer first so the kernels' inner loops need no bounds
+   * checks (faster, costs one extra activation-sized buffer); false uses the bounds-checked kernels.
+   */
+  paddedConv = true;
 
   constructor(readonly device: GPUDevice) {
     this.maxBinding = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
@@ -282,25 +288,59 @@ export class WebGpuBackend implements Backend {
 
   // ---- convolution -----------------------------------------------------------------------------------------
 
+  /** Zero-padded copy of a conv input laid out for the padded kernels (caller frees). */
+  private padInput(x: GpuTensor, g: Geom3): GpuTensor {
+    const pd = conv.paddedDims(g);
+    const out = this.alloc([g.n * g.cin, ...pd]);
+    this.run(conv.padKernel(g.n * g.cin, g.in, g.pad, pd), [x, out]);
+    return out;
+  }
+
+  private convGeom(xShape: readonly number[], wShape: readonly number[], spec: ConvSpec): Geom3 {
+    const g = convGeom(xShape, wShape, spec);
+    if (g.cin !== wShape[1]) throw new Error(`conv: input has ${g.cin} channels, weight expects ${wShape[1]}`);
+    if (g.out.some((v) => v <= 0)) throw new Error(`conv: input [${xShape}] is smaller than the kernel [${wShape}]`);
+    return g;
+  }
+
   conv(x: DeviceTensor, w: DeviceTensor, b: DeviceTensor | null, spec: ConvSpec): DeviceTensor {
-    const g = convGeom(x.shape, w.shape, spec);
-    if (g.cin !== w.shape[1]) throw new Error(`conv: input has ${g.cin} channels, weight expects ${w.shape[1]}`);
+    const g = this.convGeom(x.shape, w.shape, spec);
     const y = this.alloc(convOutShape(x.shape, w.shape, spec));
-    this.run(conv.convForwardKernel(g, b !== null), [this.t(x), this.t(w), b ? this.t(b) : this.consts([0]), y]);
+    const bias = b ? this.t(b) : this.consts([0]);
+    if (this.paddedConv) {
+      const xp = this.padInput(this.t(x), g);
+      this.run(conv.convForwardPaddedKernel(g, b !== null), [xp, this.t(w), bias, y]);
+      this.free(xp);
+    } else this.run(conv.convForwardKernel(g, b !== null), [this.t(x), this.t(w), bias, y]);
     return y;
   }
 
   convBackwardData(dy: DeviceTensor, w: DeviceTensor, xShape: readonly number[], spec: ConvSpec): DeviceTensor {
-    const g = convGeom(xShape, w.shape, spec);
+    const g = this.convGeom(xShape, w.shape, spec);
     const dx = this.alloc(xShape);
-    this.run(conv.convBackwardDataKernel(g), [this.t(dy), this.t(w), dx]);
+    // stride 1: dx = conv(dy, flipped wᵀ) with padding (k − 1)·d − p, run through the padded forward kernel
+    const padT = g.k.map((k, a) => (k - 1) * g.dil[a] - g.pad[a]);
+    if (this.paddedConv && g.stride.every((s) => s === 1) && padT.every((p) => p >= 0)) {
+      const gt: Geom3 = { ...g, cin: g.cout, cout: g.cin, in: g.out, out: g.in, pad: padT as [number, number, number] };
+      const ksp = g.k[0] * g.k[1] * g.k[2];
+      const wt = this.alloc([g.cin, g.cout, ksp]);
+      this.run(conv.flipTransposeWeightsKernel(g.cout, g.cin, ksp), [this.t(w), wt]);
+      const dyp = this.padInput(this.t(dy), gt);
+      this.run(conv.convForwardPaddedKernel(gt, false), [dyp, wt, this.consts([0]), dx]);
+      this.free(dyp);
+      this.free(wt);
+    } else this.run(conv.convBackwardDataKernel(g), [this.t(dy), this.t(w), dx]);
     return dx;
   }
 
   convBackwardWeights(dy: DeviceTensor, x: DeviceTensor, wShape: readonly number[], spec: ConvSpec): DeviceTensor {
-    const g = convGeom(x.shape, wShape, spec);
+    const g = this.convGeom(x.shape, wShape, spec);
     const dw = this.alloc(wShape);
-    this.run(conv.convBackwardWeightsKernel(g), [this.t(dy), this.t(x), dw]);
+    if (this.paddedConv) {
+      const xp = this.padInput(this.t(x), g);
+      this.run(conv.convBackwardWeightsPaddedKernel(g), [this.t(dy), xp, dw]);
+      this.free(xp);
+    } else this.run(conv.convBackwardWeightsKernel(g), [this.t(dy), this.t(x), dw]);
     return dw;
   }
 

@@ -215,3 +215,137 @@ ${entry(rows)}
 }`;
   return { code, items: rows };
 }
+
+// ---- padded variants: the input is first copied into a zero-padded buffer so the inner loops need no bounds
+// checks (on SwiftShader every select/clamp is a SIMD instruction next to the FMAs) -------------------------
+
+/** Dims of the zero-padded copy of a conv input: enough room that every 4-wide W tile reads inside. */
+export function paddedDims(g: Geom3): [number, number, number] {
+  const d = dims(g);
+  const OWT = Math.ceil(d.OW / 4);
+  return [
+    d.ID + 2 * d.PD,
+    d.IH + 2 * d.PH,
+    Math.max(d.IW + 2 * d.PW, (OWT * 4 - 1) * d.SW + (d.KW - 1) * d.DW + 1),
+  ];
+}
+
+/** OUT[r, d, h, w] = X[r, d − PD, h − PH, w − PW] inside, 0 outside. Bindings X, OUT. */
+export function padKernel(rows: number, inS: number[], front: number[], outS: number[]): Kernel {
+  const items = rows * outS[0] * outS[1] * outS[2];
+  const code = `${header([['X', 'read'], ['OUT', 'read_write']])}
+${entry(items)}
+  var r = idx;
+  let w = r % ${i(outS[2])} - ${i(front[2])}; r = r / ${i(outS[2])};
+  let h = r % ${i(outS[1])} - ${i(front[1])}; r = r / ${i(outS[1])};
+  let d = r % ${i(outS[0])} - ${i(front[0])};
+  let row = r / ${i(outS[0])};
+  let inside = w >= 0i && w < ${i(inS[2])} && h >= 0i && h < ${i(inS[1])} && d >= 0i && d < ${i(inS[0])};
+  let src = ((row * ${i(inS[0])} + clamp(d, 0i, ${i(inS[0] - 1)})) * ${i(inS[1])} + clamp(h, 0i, ${i(inS[1] - 1)})) * ${i(inS[2])} + clamp(w, 0i, ${i(inS[2] - 1)});
+  OUT[idx] = select(0.0, X[src], inside);
+}`;
+  return { code, items };
+}
+
+/** wT[ci, co, k'] = w[co, ci, KSP − 1 − k'] (transposed, spatially flipped). Bindings W, WT. */
+export function flipTransposeWeightsKernel(cout: number, cin: number, ksp: number): Kernel {
+  const items = cout * cin * ksp;
+  const code = `${header([['W', 'read'], ['WT', 'read_write']])}
+${entry(items)}
+  let k = idx % ${i(ksp)};
+  let r = idx / ${i(ksp)};
+  let co = r % ${i(cout)};
+  let ci = r / ${i(cout)};
+  WT[idx] = W[(co * ${i(cin)} + ci) * ${i(ksp)} + ${i(ksp - 1)} - k];
+}`;
+  return { code, items };
+}
+
+/** y = conv(xPadded, w) + b with X already zero-padded to paddedDims(g). Bindings X, W, B, Y. */
+export function convForwardPaddedKernel(g: Geom3, hasBias: boolean, TM = CONV_TM): Kernel {
+  const d = dims(g);
+  const [XD, XH, XW] = paddedDims(g);
+  const OWT = Math.ceil(d.OW / 4), COT = Math.ceil(g.cout / TM);
+  const items = COT * g.n * d.OD * d.OH * OWT;
+  const ms = range(TM), js = range(4);
+  const code = `${header([['X', 'read'], ['W', 'read'], ['B', 'read'], ['Y', 'read_write']])}
+${entry(items)}
+  var r = idx;
+  let owt = r % ${i(OWT)}; r = r / ${i(OWT)};
+  let oh = r % ${i(d.OH)}; r = r / ${i(d.OH)};
+  let od = r % ${i(d.OD)}; r = r / ${i(d.OD)};
+  let n = r % ${i(g.n)};
+  let co0 = (r / ${i(g.n)}) * ${i(TM)};
+  let ow0 = owt * 4i;
+${ms.map((m) => `  let wo${m} = min(co0 + ${i(m)}, ${i(g.cout - 1)}) * ${i(g.cin * d.KSP)};`).join('\n')}
+${ms.map((m) => `  var a${m} = vec4<f32>(${hasBias ? `B[min(co0 + ${i(m)}, ${i(g.cout - 1)})]` : '0.0'});`).join('\n')}
+  let x0 = ((n * ${i(g.cin)} * ${i(XD)} + od * ${i(d.SD)}) * ${i(XH)} + oh * ${i(d.SH)}) * ${i(XW)} + ow0 * ${i(d.SW)};
+  for (var ci = 0i; ci < ${i(g.cin)}; ci++) {
+    let xb = x0 + ci * ${i(XD * XH * XW)};
+    let wb = ci * ${i(d.KSP)};
+    for (var kd = 0i; kd < ${i(d.KD)}; kd++) {
+      for (var kh = 0i; kh < ${i(d.KH)}; kh++) {
+        let rb = xb + (kd * ${i(d.DD * XH)} + kh * ${i(d.DH)}) * ${i(XW)};
+        let wk = wb + (kd * ${i(d.KH)} + kh) * ${i(d.KW)};
+        for (var kw = 0i; kw < ${i(d.KW)}; kw++) {
+          let p = rb + kw * ${i(d.DW)};
+          let xv = vec4<f32>(${js.map((j) => `X[p + ${i(j * d.SW)}]`).join(', ')});
+${ms.map((m) => `          a${m} += W[wo${m} + wk + kw] * xv;`).join('\n')}
+        }
+      }
+    }
+  }
+  let yb = ((n * ${i(g.cout)} + co0) * ${i(d.OD)} + od) * ${i(d.OH * d.OW)} + oh * ${i(d.OW)} + ow0;
+${ms
+  .map(
+    (m) => `  if (co0 + ${i(m)} < ${i(g.cout)}) {
+${js.map((j) => `    if (ow0 + ${i(j)} < ${i(d.OW)}) { Y[yb + ${i(m * d.OSP + j)}] = a${m}[${j}]; }`).join('\n')}
+  }`,
+  )
+  .join('\n')}
+}`;
+  return { code, items };
+}
+
+/** dw with X zero-padded to paddedDims(g) (no bounds checks). Bindings DY, X, DW. */
+export function convBackwardWeightsPaddedKernel(g: Geom3, TM = CONV_TM): Kernel {
+  const d = dims(g);
+  const [XD, XH, XW] = paddedDims(g);
+  const COT = Math.ceil(g.cout / TM);
+  const items = COT * g.cin * d.KD * d.KH;
+  const ms = range(TM), ks = range(d.KW);
+  const code = `${header([['DY', 'read'], ['X', 'read'], ['DW', 'read_write']])}
+${entry(items)}
+  var r = idx;
+  let kh = r % ${i(d.KH)}; r = r / ${i(d.KH)};
+  let kd = r % ${i(d.KD)}; r = r / ${i(d.KD)};
+  let ci = r % ${i(g.cin)};
+  let co0 = (r / ${i(g.cin)}) * ${i(TM)};
+${ms.map((m) => `  let cc${m} = min(co0 + ${i(m)}, ${i(g.cout - 1)}) * ${i(d.OSP)};`).join('\n')}
+${ms.map((m) => ks.map((k) => `  var a${m}_${k} = 0.0;`).join(' ')).join('\n')}
+  for (var n = 0i; n < ${i(g.n)}; n++) {
+    let xb = ((n * ${i(g.cin)} + ci) * ${i(XD)} + kd * ${i(d.DD)}) * ${i(XH * XW)} + kh * ${i(d.DH * XW)};
+    let db = n * ${i(g.cout * d.OSP)};
+    for (var od = 0i; od < ${i(d.OD)}; od++) {
+      for (var oh = 0i; oh < ${i(d.OH)}; oh++) {
+        let rb = xb + (od * ${i(d.SD * XH)} + oh * ${i(d.SH)}) * ${i(XW)};
+        let ob = db + (od * ${i(d.OH)} + oh) * ${i(d.OW)};
+        for (var ow = 0i; ow < ${i(d.OW)}; ow++) {
+          let p = rb + ow * ${i(d.SW)};
+${ks.map((k) => `          let x${k} = X[p + ${i(k * d.DW)}];`).join('\n')}
+${ms.map((m) => `          let g${m} = DY[ob + cc${m} + ow];\n` + ks.map((k) => `          a${m}_${k} += g${m} * x${k};`).join('\n')).join('\n')}
+        }
+      }
+    }
+  }
+  let wb = ci * ${i(d.KSP)} + (kd * ${i(d.KH)} + kh) * ${i(d.KW)};
+${ms
+  .map(
+    (m) => `  if (co0 + ${i(m)} < ${i(g.cout)}) {
+${ks.map((k) => `    DW[(co0 + ${i(m)}) * ${i(g.cin * d.KSP)} + wb + ${i(k)}] = a${m}_${k};`).join('\n')}
+  }`,
+  )
+  .join('\n')}
+}`;
+  return { code, items };
+}

@@ -23,6 +23,16 @@ describe.runIf(gpuExpected)('WGSL kernels vs CPU reference (Node WebGPU)', () =>
       await compareBackends(gpu, cpu, c);
     });
   }
+  for (const c of opCases.filter((c) => c.name.startsWith('conv3d') || c.name.startsWith('conv2d'))) {
+    it(`${c.name} (bounds-checked kernels, no padded copy)`, async () => {
+      gpu.paddedConv = false;
+      try {
+        await compareBackends(gpu, cpu, c);
+      } finally {
+        gpu.paddedConv = true;
+      }
+    });
+  }
   for (const c of lossCases) {
     it(c.name, async () => {
       await compareLoss(gpu, cpu, c);
