@@ -6,7 +6,7 @@ import { readImageFile, writeSegmentation } from '../../core/io/index.ts';
 import { SegStudioError } from '../../core/errors.ts';
 import { labelInfo } from '../../core/planning/dataset.ts';
 import type { ImageProperties } from '../../core/types.ts';
-import { ensembleFolders, findDatasetJson, readBytes, writeBytes } from '../../node/fsDataset.ts';
+import { ensembleFolders, findDatasetJson, KNOWN_ENDINGS, readBytes, writeBytes } from '../../node/fsDataset.ts';
 import { parseArgs, stderrProgress } from '../args.ts';
 
 export const summary = 'average CASE.npz probabilities of several prediction folders and write the argmax';
@@ -17,7 +17,20 @@ const USAGE = `usage: segstudio ensemble -i DIR DIR [DIR ...] -o OUT_DIR [--save
   -o OUT_DIR              writes CASE<ending> (and CASE.npz + CASE.json with --save-probabilities)
   geometry of each case:  CASE.json beside the first folder's CASE.npz (saved by predict), or
   --reference REF_DIR     an image on the same grid: REF_DIR/CASE<ending> or REF_DIR/CASE_0000<ending>
-  --ending E              output file ending (default: dataset.json file_ending from -d or the first folder)`;
+  --ending E              output file ending (default: dataset.json file_ending from -d or the first folder,
+                          else the ending of the CASE.<ending> segmentations beside the first folder's .npz)`;
+
+/** The ending of the segmentation predict wrote beside a CASE.npz (CASE.nii.gz / CASE.png ...), if any. */
+function endingBesideNpz(dir: string): string | undefined {
+  if (!fs.existsSync(dir)) return undefined;
+  const names = fs.readdirSync(dir);
+  for (const n of names) {
+    if (!n.endsWith('.npz')) continue;
+    const id = n.slice(0, -4);
+    for (const e of KNOWN_ENDINGS) if (names.includes(id + e)) return e;
+  }
+  return undefined;
+}
 
 export async function run(argv: string[]): Promise<number> {
   const p = parseArgs('ensemble', argv, [
@@ -38,8 +51,9 @@ export async function run(argv: string[]): Promise<number> {
   const out = p.flags.out as string | undefined;
   if (!out) throw new SegStudioError('usage', `ensemble: missing required option -o OUT_DIR`);
   const dj = findDatasetJson([p.flags.dj as string | undefined, ...inputs]);
-  const ending = (p.flags.ending as string | undefined) ?? dj?.json.file_ending;
-  if (!ending) throw new SegStudioError('usage', 'ensemble: no dataset.json found in the first folder; pass --ending .nii.gz (or -d dataset.json)');
+  const ending = (p.flags.ending as string | undefined) ?? dj?.json.file_ending ?? endingBesideNpz(inputs[0]);
+  if (!ending)
+    throw new SegStudioError('usage', 'ensemble: cannot tell the output file ending (no dataset.json, no CASE<ending> beside CASE.npz); pass --ending .nii.gz');
   const info = dj ? labelInfo(dj.json, dj.file) : null;
   const ref = p.flags.reference as string | undefined;
   const propertiesFor = ref
