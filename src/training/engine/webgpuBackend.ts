@@ -70,9 +70,19 @@ export class WebGpuBackend implements Backend {
    * checks (faster, costs one extra activation-sized buffer); false uses the bounds-checked kernels.
    */
   paddedConv = true;
+  /** output channels per invocation in the padded conv kernels (register tile height) */
+  convTM = conv.CONV_TM;
 
-  constructor(readonly device: GPUDevice) {
-    this.maxBinding = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  /** `maxBindingBytes` lowers the per-tensor limit below the device's (tests, memory caps). */
+  constructor(
+    readonly device: GPUDevice,
+    opts: { maxBindingBytes?: number } = {},
+  ) {
+    this.maxBinding = Math.min(
+      device.limits.maxStorageBufferBindingSize,
+      device.limits.maxBufferSize,
+      opts.maxBindingBytes ?? Infinity,
+    );
     this.maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
   }
 
@@ -309,7 +319,7 @@ export class WebGpuBackend implements Backend {
     const bias = b ? this.t(b) : this.consts([0]);
     if (this.paddedConv) {
       const xp = this.padInput(this.t(x), g);
-      this.run(conv.convForwardPaddedKernel(g, b !== null), [xp, this.t(w), bias, y]);
+      this.run(conv.convForwardPaddedKernel(g, b !== null, this.convTM), [xp, this.t(w), bias, y]);
       this.free(xp);
     } else this.run(conv.convForwardKernel(g, b !== null), [this.t(x), this.t(w), bias, y]);
     return y;
@@ -326,7 +336,7 @@ export class WebGpuBackend implements Backend {
       const wt = this.alloc([g.cin, g.cout, ksp]);
       this.run(conv.flipTransposeWeightsKernel(g.cout, g.cin, ksp), [this.t(w), wt]);
       const dyp = this.padInput(this.t(dy), gt);
-      this.run(conv.convForwardPaddedKernel(gt, false), [dyp, wt, this.consts([0]), dx]);
+      this.run(conv.convForwardPaddedKernel(gt, false, this.convTM), [dyp, wt, this.consts([0]), dx]);
       this.free(dyp);
       this.free(wt);
     } else this.run(conv.convBackwardDataKernel(g), [this.t(dy), this.t(w), dx]);
@@ -338,7 +348,7 @@ export class WebGpuBackend implements Backend {
     const dw = this.alloc(wShape);
     if (this.paddedConv) {
       const xp = this.padInput(this.t(x), g);
-      this.run(conv.convBackwardWeightsPaddedKernel(g), [this.t(dy), xp, dw]);
+      this.run(conv.convBackwardWeightsPaddedKernel(g, this.convTM), [this.t(dy), xp, dw]);
       this.free(xp);
     } else this.run(conv.convBackwardWeightsKernel(g), [this.t(dy), this.t(x), dw]);
     return dw;

@@ -5,7 +5,11 @@ import { CpuBackend } from '../cpu/cpuBackend.ts';
 import { WebGpuBackend } from '../../engine/webgpuBackend.ts';
 import { getNodeGpuDevice } from '../../../node/webgpuDevice.ts';
 import { compareBackends, compareLoss, compareOptimizer, lossCases, opCases } from '../testing/cases.ts';
-import { compareNetwork } from '../testing/network.ts';
+import { compareNetwork, tinyNet3d } from '../testing/network.ts';
+import { PlainConvUNet } from '../../nn/plainConvUNet.ts';
+import { SGD } from '../../nn/optimizer.ts';
+import { trainStep } from '../../nn/trainStep.ts';
+import type { SegStudioError } from '../../../core/errors.ts';
 
 const gpuExpected = Boolean(process.env.VK_ICD_FILENAMES) || fs.existsSync('/usr/lib/chromium/vk_swiftshader_icd.json');
 if (!gpuExpected) console.log('skipped: no Vulkan ICD for Node WebGPU (WGSL kernel tests)');
@@ -53,6 +57,38 @@ describe.runIf(gpuExpected)('PlainConvUNet on WebGPU vs CPU reference', () => {
     const gpu = new WebGpuBackend((await getNodeGpuDevice()).device);
     await compareNetwork(gpu, new CpuBackend('float32'));
     expect(gpu.memoryStats().liveTensors).toBe(0);
+    gpu.dispose();
+  });
+});
+
+describe.runIf(gpuExpected)('WebGPU backend resources', () => {
+  it('refuses a tensor larger than maxStorageBufferBindingSize with a SegStudioError naming the shape', async () => {
+    const gpu = new WebGpuBackend((await getNodeGpuDevice()).device, { maxBindingBytes: 1 << 20 });
+    expect(() => gpu.zeros([1, 4, 64, 64, 64])).toThrow(/tensor \[1, 4, 64, 64, 64\] needs 4\.0 MiB.*maxStorageBufferBindingSize 1 MiB/);
+    try {
+      gpu.zeros([1, 4, 64, 64, 64]);
+    } catch (e) {
+      expect((e as SegStudioError).code).toBe('gpu-buffer-too-large');
+    }
+    expect(gpu.zeros([1, 4, 32, 32, 32]).size).toBe(4 * 32 ** 3);
+    gpu.dispose();
+  });
+
+  it('reaches a steady state: training steps stop allocating (pooled buffers reused)', async () => {
+    const gpu = new WebGpuBackend((await getNodeGpuDevice()).device);
+    const cfg = { ...tinyNet3d, kernelSizes: [[3, 3], [3, 3]], strides: [[1, 1], [2, 2]] };
+    const net = new PlainConvUNet(gpu, cfg, 1);
+    const opt = new SGD(gpu, net.params);
+    const x = gpu.upload(new Float32Array(2 * 16 * 16).map((_, k) => Math.sin(k)), [2, 1, 16, 16]);
+    const y = gpu.upload(new Float32Array(2 * 16 * 16).map((_, k) => k % 3), [2, 1, 16, 16]);
+    const totals: number[] = [];
+    for (let s = 0; s < 4; s++) {
+      await trainStep(net, opt, x, y, { batchDice: true, ignoreLabel: null }, 0.01);
+      const m = gpu.memoryStats();
+      totals.push(m.liveBytes + m.pooledBytes);
+    }
+    expect(totals[3]).toBe(totals[1]);
+    expect(totals[2]).toBe(totals[1]);
     gpu.dispose();
   });
 });
