@@ -33,7 +33,7 @@ export {
   type NiftiExtension,
   type DatatypeInfo,
 } from './niftiHeader.ts';
-export { readPng, writeLabelPng, isPng } from './png.ts';
+export { readPng, readPngAsync, writeLabelPng, isPng } from './png.ts';
 export {
   readImageFile,
   readImageFileAsync,

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { isSegStudioError } from '../errors.ts';
 import { dataPath, describeWithData } from '../../../test/sharedData.ts';
 import { readImageFile, writeSegmentation } from './files.ts';
-import { readPng, writeLabelPng } from './png.ts';
+import { readPng, readPngAsync, writeLabelPng } from './png.ts';
 import { fixtureDir, readBytes, sha256 } from './testUtil.ts';
 
 interface PngReading {
@@ -176,5 +176,61 @@ describeWithData('readPng on the real ISBI 2012 PNGs vs skimage', () => {
     const img = readImageFile(readBytes(dataPath('Dataset901_ISBI2012EM', 'imagesTr', 'isbi2012_000_0000.png')), 'i.png');
     expect(lab.shape.slice(1)).toEqual(img.shape.slice(1));
     expect(new Set(lab.data)).toEqual(new Set([0, 1]));
+  });
+});
+
+describe('readPngAsync and the built-in decoder', () => {
+  for (const name of Object.keys(fixture.files)) {
+    it(`readPngAsync = readPng: ${name}`, async () => {
+      const bytes = readBytes(path.join(fixtureDir, 'png', name));
+      const a = readPng(bytes, name);
+      const b = await readPngAsync(bytes, name);
+      expect(b.shape).toEqual(a.shape);
+      expect(Array.from(b.data)).toEqual(Array.from(a.data));
+    });
+  }
+  it('an odd-sized RGB image encoded by fast-png decodes to the known pixels', () => {
+    // (fast-png writes unfiltered rows; the five filter types are covered by the hand-built fixtures)
+    const W = 33;
+    const H = 17;
+    const px = Uint8Array.from({ length: W * H * 3 }, (_, i) => (i % 3 === 0 ? i % 251 : i % 3 === 1 ? (i * i) % 256 : 255 - (i % 256)));
+    const img = readPng(encode({ width: W, height: H, data: px, depth: 8, channels: 3 }), 'f.png');
+    for (let c = 0; c < 3; c++) for (let i = 0; i < W * H; i++) expect(img.data[c * W * H + i]).toBe(px[i * 3 + c]);
+  });
+  it('refuses corrupt PNGs before allocating', () => {
+    const good = encode({ width: 4, height: 3, data: new Uint8Array(12), depth: 8, channels: 1 });
+    const err = (b: Uint8Array) => {
+      try {
+        readPng(b, 'c.png');
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error('expected failure');
+    };
+    // absurd IHDR size against a few bytes of image data (CRC is not checked, as most decoders)
+    const big = good.slice();
+    new DataView(big.buffer).setUint32(16, 40000);
+    new DataView(big.buffer).setUint32(20, 40000);
+    expect(err(big).message).toMatch(/^c\.png: PNG 40000x40000 needs 1600040000 bytes .* cannot hold that much/);
+    expect(err(good.subarray(0, 40)).message).toMatch(/^c\.png: truncated PNG/);
+    const badType = good.slice();
+    badType[25] = 5; // colour type 5 does not exist
+    expect(err(badType).message).toMatch(/invalid colour type 5/);
+  });
+});
+
+describeWithData('built-in PNG decoder vs fast-png on the real ISBI 2012 PNGs', () => {
+  it('identical samples', async () => {
+    const { decode } = await import('fast-png');
+    for (const sub of ['imagesTr', 'labelsTr']) {
+      const dir = dataPath('Dataset901_ISBI2012EM', sub);
+      for (const n of fs.readdirSync(dir).slice(0, 6)) {
+        const bytes = readBytes(path.join(dir, n));
+        const ref = decode(bytes);
+        const img = await readPngAsync(bytes, n);
+        expect(img.shape).toEqual([1, 1, ref.height, ref.width]);
+        expect(Array.from(img.data)).toEqual(Array.from(ref.data));
+      }
+    }
   });
 });

@@ -14,6 +14,7 @@ import { decode, encode } from 'fast-png';
 import { SegStudioError } from '../errors.ts';
 import type { Image, LabelMap } from '../types.ts';
 import { plainBytes } from './gzip.ts';
+import { type DecodedSamples, inflatePngAsync, inflatePngSync, parsePng, unfilter } from './pngDecode.ts';
 
 export const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -23,30 +24,44 @@ export function isPng(bytes: Uint8Array): boolean {
   return true;
 }
 
-/** Largest pixel count accepted (2^31 - 1, the pipeline's typed-array limit). */
-const MAX_PIXELS = 2 ** 31 - 1;
-
 /** Reads a PNG as nnU-Net does: shape [C, 1, rows, cols], float32, spacing [999, 1, 1]. */
 export function readPng(input: Uint8Array, fileName: string): Image {
+  const bytes = checkedPng(input, fileName);
+  const parsed = parsePng(bytes, fileName);
+  if (parsed.interlaced) return samplesToImage(decodeWithFastPng(bytes, fileName), fileName);
+  return samplesToImage(unfilter(parsed, inflatePngSync(parsed, fileName), fileName), fileName);
+}
+
+/** readPng inflating with the platform's native DecompressionStream (browsers, workers, Node >= 18). */
+export async function readPngAsync(input: Uint8Array, fileName: string): Promise<Image> {
+  const bytes = checkedPng(input, fileName);
+  const parsed = parsePng(bytes, fileName);
+  if (parsed.interlaced) return samplesToImage(decodeWithFastPng(bytes, fileName), fileName);
+  return samplesToImage(unfilter(parsed, await inflatePngAsync(parsed, fileName), fileName), fileName);
+}
+
+function checkedPng(input: Uint8Array, fileName: string): Uint8Array {
   const bytes = plainBytes(input);
   if (!isPng(bytes)) {
     throw new SegStudioError('bad-magic', 'not a PNG file (missing the 8-byte PNG signature)', fileName);
   }
-  // IHDR is the first chunk: validate the size before fast-png allocates anything
   if (bytes.length < 33) throw new SegStudioError('truncated', `truncated PNG (${bytes.length} bytes)`, fileName);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const w0 = dv.getUint32(16);
-  const h0 = dv.getUint32(20);
-  if (w0 === 0 || h0 === 0 || w0 * h0 > MAX_PIXELS) {
-    throw new SegStudioError('bad-header', `PNG size ${w0}x${h0} is empty or too large`, fileName);
-  }
-  let png: ReturnType<typeof decode>;
+  return bytes;
+}
+
+/** Adam7-interlaced PNGs (rare in datasets) are decoded by fast-png. */
+function decodeWithFastPng(bytes: Uint8Array, fileName: string): DecodedSamples {
   try {
-    png = decode(bytes);
+    const png = decode(bytes);
+    return { ...png, data: png.data as Uint8Array | Uint16Array, interlaced: true };
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new SegStudioError('corrupt-png', `cannot decode PNG: ${msg}`, fileName);
   }
+}
+
+/** Applies nnU-Net's (Pillow / imageio v3) conversions to decoded samples. */
+export function samplesToImage(png: DecodedSamples, fileName: string): Image {
   const { width: W, height: H, depth, channels } = png;
   const n = W * H;
   const data = png.data;
@@ -81,6 +96,10 @@ export function readPng(input: Uint8Array, fileName: string): Image {
   const highByte = depth === 16 && channels > 1;
   const outC = channels === 2 ? 1 : channels;
   const out = new Float32Array(outC * n);
+  if (channels === 1) {
+    out.set(data);
+    return pngImage(out, 1, H, W, fileName);
+  }
   for (let c = 0; c < outC; c++) {
     const base = c * n;
     for (let i = 0; i < n; i++) {
