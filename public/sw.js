@@ -39,7 +39,7 @@ async function fromCache(request) {
   const name = await currentCacheName();
   if (!name) return undefined;
   const cache = await caches.open(name);
-  return cache.match(request, { ignoreSearch: request.mode === 'navigate' });
+  return cache.match(request, { ignoreSearch: request.mode === 'navigate', ignoreVary: true });
 }
 
 self.addEventListener('fetch', (event) => {

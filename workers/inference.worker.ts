@@ -258,7 +258,10 @@ const api = {
         if (!S.probe) S.probe = await probeWebGpu();
         if (gpuIsLost()) fallbackReason = `the WebGPU device was lost (${gpuLostReason ?? 'unknown'})`;
         else if (!S.probe.adapter) fallbackReason = S.probe.reason ?? 'no WebGPU adapter';
-        else device = 'webgpu';
+        else if (opts.device === 'auto' && S.probe.isFallback) {
+          // a software adapter (e.g. SwiftShader) runs ORT's WebGPU kernels far slower than WASM
+          fallbackReason = `the WebGPU adapter (${S.probe.adapter}) is a software renderer, slower than WASM; choose WebGPU to force it`;
+        } else device = 'webgpu';
       }
       let last = 0;
       const progress = (done: number, total: number, stage?: string) => {

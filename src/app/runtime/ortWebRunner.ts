@@ -80,7 +80,8 @@ export async function probeWebGpu(): Promise<{ adapter: string | null; reason: s
       };
     }
     const info = adapter.info;
-    return { adapter: describeAdapter(info), reason: null, isFallback: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter) };
+    const isFallback = Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter) || /swiftshader|llvmpipe|lavapipe/i.test(describeAdapter(info));
+    return { adapter: describeAdapter(info), reason: null, isFallback };
   } catch (e) {
     return { adapter: null, reason: `requestAdapter failed: ${(e as Error).message}`, isFallback: false };
   }
