@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../kernels/cpu/cpuBackend.ts';
 import { Graph } from '../engine/autograd.ts';
-import { PlainConvUNet, type UNetConfig } from './plainConvUNet.ts';
+import { PlainConvUNet, unetConfigFromPlans, type UNetConfig } from './plainConvUNet.ts';
 import { deepSupervisionWeights } from './loss.ts';
 import { SGD, polyLR, clipCoefficient } from './optimizer.ts';
 import { trainStep } from './trainStep.ts';
@@ -194,5 +194,52 @@ describe('tiny training run (CPU backend)', () => {
     // no per-step leaks: only parameters, their grads and momentum buffers stay alive
     opt.zeroGrad();
     expect(b.memoryStats().liveTensors).toBe(2 * net.params.length);
+  });
+});
+
+describe('unetConfigFromPlans', () => {
+  const arch = {
+    network_class_name: 'dynamic_network_architectures.architectures.unet.PlainConvUNet',
+    arch_kwargs: {
+      n_stages: 4,
+      features_per_stage: [32, 64, 128, 256],
+      conv_op: 'torch.nn.modules.conv.Conv3d',
+      kernel_sizes: [[3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]],
+      strides: [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]],
+      n_conv_per_stage: [2, 2, 2, 2],
+      n_conv_per_stage_decoder: [2, 2, 2],
+      conv_bias: true,
+      norm_op: 'torch.nn.modules.instancenorm.InstanceNorm3d',
+      norm_op_kwargs: { eps: 1e-5, affine: true },
+      dropout_op: null,
+      dropout_op_kwargs: null,
+      nonlin: 'torch.nn.LeakyReLU',
+      nonlin_kwargs: { inplace: true },
+    },
+    _kw_requires_import: ['conv_op', 'norm_op', 'dropout_op', 'nonlin'],
+  };
+  const config = { architecture: arch } as unknown as Parameters<typeof unetConfigFromPlans>[0];
+  it("reads nnU-Net's arch_kwargs (Hippocampus 3d_fullres) and builds the network", () => {
+    const cfg = unetConfigFromPlans(config, 1, 3);
+    expect(cfg.nStages).toBe(4);
+    expect(cfg.negativeSlope).toBe(0.01);
+    const net = new PlainConvUNet(new CpuBackend('float32'), cfg);
+    expect(net.totalStride).toEqual([8, 8, 8]);
+    // hand count: encoder convs 1·32·27+32 … ; every conv block also has 2·C norm params
+    const conv = (ci: number, co: number, k = 27) => ci * co * k + co + 2 * co;
+    const enc = conv(1, 32) + conv(32, 32) + conv(32, 64) + conv(64, 64) + conv(64, 128) + conv(128, 128) + conv(128, 256) + conv(256, 256);
+    const tr = 256 * 128 * 8 + 128 + 128 * 64 * 8 + 64 + 64 * 32 * 8 + 32;
+    const dec = conv(256, 128) + conv(128, 128) + conv(128, 64) + conv(64, 64) + conv(64, 32) + conv(32, 32);
+    const seg = 128 * 3 + 3 + 64 * 3 + 3 + 32 * 3 + 3;
+    expect(net.params.reduce((a, p) => a + p.value.size, 0)).toBe(enc + tr + dec + seg);
+    net.dispose();
+  });
+  it('rejects other network classes and inconsistent plans with SegStudioError', () => {
+    const bad = { architecture: { ...arch, network_class_name: 'ResidualEncoderUNet' } } as unknown as typeof config;
+    expect(() => unetConfigFromPlans(bad, 1, 3)).toThrow(/ResidualEncoderUNet is not supported/);
+    const cfg = unetConfigFromPlans(config, 1, 3);
+    expect(() => new PlainConvUNet(new CpuBackend('float32'), { ...cfg, nConvPerStageDecoder: [2, 2] })).toThrow(
+      /n_conv_per_stage_decoder needs 3 entries/,
+    );
   });
 });
