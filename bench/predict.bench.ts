@@ -6,15 +6,20 @@
 // Each scenario runs in its own child process so its peak RSS is its own.
 // Run alone: node bin/run-ts.mjs bench/predict.bench.ts   (SEGSTUDIO_BENCH_FULL=1: 256³ at step 0.5 too)
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createBundle, loadBundle } from '../src/core/inference/bundle.ts';
 import { predictCase } from '../src/core/inference/predictor.ts';
 import { buildUNetLikeOnnx, lcgValues, syntheticPlans } from '../src/core/inference/syntheticModels.ts';
 import type { Image } from '../src/core/types.ts';
+import { readImageFile } from '../src/core/io/files.ts';
+import { normalizeForCard, parseModelCard } from '../src/core/inference/modelCard.ts';
+import { createOrtNodeRunner } from '../src/node/ortNodeRunner.ts';
 import { createRunnersForModel } from '../src/node/predictFiles.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+const shared = process.env.SEGSTUDIO_SHARED_DATA ?? path.resolve(here, '../../shared/data');
 const PATCH = 64;
 
 interface Scenario {
@@ -80,6 +85,45 @@ async function child(s: Scenario): Promise<Record<string, unknown>> {
   };
 }
 
+/**
+ * brainchop MeshNet (ONNX + model card, whole 256³ volume): predictCase (min-max, run, argmax) vs the bare
+ * onnxruntime-node session run on the same normalized tensor (the reference: onnxruntime alone).
+ */
+async function brainchop(): Promise<Record<string, unknown>> {
+  const onnxFile = path.join(shared, 'models/brainchop_model5_gw_ae/model5_gw_ae.niivue-onnx.onnx');
+  const t1File = path.join(shared, 'scans/brainchop_t1_crop.nii.gz');
+  if (!fs.existsSync(onnxFile) || !fs.existsSync(t1File)) return { skipped: 'shared/data missing' };
+  const cardFile = path.join(here, '../test/fixtures/inference/brainchop_model5_gw_ae.card.json');
+  const card = parseModelCard(fs.readFileSync(cardFile, 'utf8'), cardFile);
+  const onnx = new Uint8Array(fs.readFileSync(onnxFile));
+  const image = readImageFile(new Uint8Array(fs.readFileSync(t1File)), t1File);
+  const runner = await createOrtNodeRunner(onnx, { device: 'cpu' });
+  const x = new Float32Array(image.data);
+  normalizeForCard(x, card);
+  const shape = [1, 1, 256, 256, 256];
+  await runner.run(x, shape); // warm-up
+  const reps = 3;
+  const predictMs: number[] = [];
+  const ortMs: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    let t = performance.now();
+    await predictCase(image, { kind: 'card', sourceName: onnxFile, card, onnx }, [runner]);
+    predictMs.push(performance.now() - t);
+    t = performance.now();
+    await runner.run(x, shape);
+    ortMs.push(performance.now() - t);
+  }
+  await runner.dispose();
+  const med = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+  return {
+    what: 'brainchop model5_gw_ae, 256³ whole volume, onnxruntime-node CPU',
+    predictCaseMedianMs: Math.round(med(predictMs)),
+    onnxruntimeAloneMedianMs: Math.round(med(ortMs)),
+    ratio: +(med(predictMs) / med(ortMs)).toFixed(3),
+    reps,
+  };
+}
+
 export async function run(): Promise<Record<string, unknown>> {
   const scenarios: Scenario[] = [
     { name: '128cube_step0.5_noTTA', size: 128, step: 0.5, tta: false },
@@ -104,11 +148,13 @@ export async function run(): Promise<Record<string, unknown>> {
       out[s.name] = { error: `child failed (status ${r.status}): ${(r.stderr || line).slice(-500)}` };
     }
   }
+  out.brainchop_card_256cube = await brainchop();
   return out;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const i = process.argv.indexOf('--child');
   if (i >= 0) process.stdout.write(JSON.stringify(await child(JSON.parse(process.argv[i + 1]) as Scenario)) + '\n');
+  else if (process.argv.includes('--brainchop')) process.stdout.write(JSON.stringify(await brainchop(), null, 2) + '\n');
   else process.stdout.write(JSON.stringify(await run(), null, 2) + '\n');
 }
