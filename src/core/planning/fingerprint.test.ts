@@ -67,6 +67,33 @@ describeWithData('fingerprint of real hippocampus cases equals nnU-Net', () => {
   }, 120_000);
 });
 
+describe('streaming pooled statistics equal the materialized samples', () => {
+  function synthCase(seed: number, channels: number, shape: number[], fgFrac: number): { image: Image; seg: LabelMap } {
+    let x = seed;
+    const rnd = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const n = shape[0] * shape[1] * shape[2];
+    const data = new Float32Array(channels * n);
+    for (let i = 0; i < data.length; i++) data[i] = Math.fround(1 + rnd() * 1000);
+    const seg = new Uint8Array(n);
+    for (let i = 0; i < n; i++) seg[i] = rnd() < fgFrac ? 1 + (i % 2) : 0;
+    return { image: { data, shape: [channels, ...shape], properties: { format: 'nifti', spacing: [1, 1, 1] } }, seg: { data: seg, shape } };
+  }
+  for (const [label, total] of [
+    ['foreground-value mode (few foreground voxels)', 200000],
+    ['sample mode (many foreground voxels)', 3000],
+    ['mixed', 9000],
+  ] as const) {
+    it(label, async () => {
+      const cases = [synthCase(1, 2, [6, 7, 8], 0.3), synthCase(2, 2, [5, 9, 9], 0.05), synthCase(3, 2, [4, 4, 4], 0), synthCase(4, 2, [9, 9, 9], 0.6)];
+      const ids = ['a', 'b', 'c', 'd'];
+      const fp = await extractFingerprint({ caseIds: ids, numChannels: 2, load: async (id) => cases[ids.indexOf(id)] }, { numForegroundVoxels: total });
+      const per = Math.floor(total / 4);
+      const ref = aggregateFingerprint(cases.map((c) => analyzeCase(c.image, c.seg, per)), 2);
+      expect(fp).toEqual(ref);
+    });
+  }
+});
+
 describe('numpy float32 statistics (hand-computed)', () => {
   it('pairwise sum follows numpy blocking, not sequential order', () => {
     // 1e8 + 1 + 1 … sequentially in float32 loses every 1; numpy's 8 accumulators keep them apart too,

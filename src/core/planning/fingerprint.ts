@@ -6,8 +6,9 @@
 //   np.random.RandomState(1234) per case, channel after channel, num_samples = int(10e7 // num_cases) each;
 // - per channel over the pooled samples: mean and std (numpy float32 pairwise summation), median and the 0.5 / 99.5
 //   percentiles (numpy 'linear'), min, max.
-// Memory: like nnU-Net, the pooled samples are materialized (10e7 float32 = 400 MB per channel in total, whatever the
-// number of cases). `numForegroundVoxels` can lower it (documented deviation from nnU-Net's statistics).
+// Memory: extractFingerprint does NOT materialize nnU-Net's 1e8 pooled samples (400 MB per channel): per case it keeps
+// the smaller of (foreground values + draw counts) and (the drawn samples), and redraws them for the std pass
+// (PooledForegroundStats) — same numbers, usually a few MB. analyzeCase/aggregateFingerprint materialize (tests).
 import { SegStudioError, throwIfCancelled } from '../errors.ts';
 import { product, type CancelSignal, type Image, type LabelMap, type ProgressFn } from '../types.ts';
 import { cropToNonzero } from '../preprocessing/crop.ts';
@@ -263,6 +264,255 @@ export function aggregateFingerprint(cases: CaseFingerprint[], numChannels: numb
   };
 }
 
+
+// ------------------------------------------------------------------ streaming pooled statistics (low memory, exact)
+
+/** np.sum over a stream, exactly as over the concatenated float32 array (8192-chunks, pairwise inside). */
+export class StreamingSumF32 {
+  private readonly buf = new Float32Array(8192);
+  private fill = 0;
+  private r = 0;
+  count = 0;
+  push(v: number): void {
+    this.buf[this.fill++] = v;
+    this.count++;
+    if (this.fill === 8192) {
+      this.r = f32(this.r + pairwiseSumF32(this.buf, 0, 8192));
+      this.fill = 0;
+    }
+  }
+  /** push(a[0]) … push(a[len − 1]) */
+  pushBlock(a: Float32Array, len = a.length): void {
+    let i = 0;
+    while (i < len) {
+      const take = Math.min(8192 - this.fill, len - i);
+      this.buf.set(a.subarray(i, i + take), this.fill);
+      this.fill += take;
+      this.count += take;
+      i += take;
+      if (this.fill === 8192) {
+        this.r = f32(this.r + pairwiseSumF32(this.buf, 0, 8192));
+        this.fill = 0;
+      }
+    }
+  }
+  total(): number {
+    return this.fill ? f32(this.r + pairwiseSumF32(this.buf, 0, this.fill)) : this.r;
+  }
+}
+
+interface StoredCase {
+  /** foreground values per channel (fg mode) */
+  fg: Float32Array[] | null;
+  /** draw counts per foreground voxel per channel (fg mode) */
+  counts: Uint32Array[] | null;
+  /** the samples themselves per channel (sample mode: cheaper when the case has many foreground voxels) */
+  samples: Float32Array[] | null;
+}
+
+/**
+ * The pooled foreground statistics of nnU-Net's fingerprint without materializing the pooled samples.
+ * Per case, whichever is smaller is kept: the foreground values plus a draw count per voxel (8 B per foreground
+ * voxel) or the drawn samples (4 B per sample). The mean is summed while drawing (numpy's chunked float32 order),
+ * the std in a second pass that redraws the same samples (RandomState(1234) per case), order statistics from a
+ * weighted radix histogram. Results are identical to materializing the samples.
+ */
+export class PooledForegroundStats {
+  private readonly cases: StoredCase[] = [];
+  private readonly sums: StreamingSumF32[];
+
+  constructor(
+    readonly channels: number,
+    readonly samplesPerCase: number,
+  ) {
+    this.sums = Array.from({ length: channels }, () => new StreamingSumF32());
+  }
+
+  /** fgValues[ch] = the case's foreground values (C order of the cropped case) for each channel. */
+  addCase(fgValues: Float32Array[]): void {
+    const nFg = fgValues[0]?.length ?? 0;
+    if (nFg === 0) {
+      this.cases.push({ fg: null, counts: null, samples: null });
+      return;
+    }
+    const perCase = this.samplesPerCase;
+    const fgMode = 2 * nFg <= perCase;
+    const rs = new RandomState(1234);
+    const idx = new Int32Array(Math.min(perCase, 1 << 16));
+    const blk = new Float32Array(idx.length);
+    const stored: StoredCase = fgMode
+      ? { fg: fgValues, counts: fgValues.map(() => new Uint32Array(nFg)), samples: null }
+      : { fg: null, counts: null, samples: fgValues.map(() => new Float32Array(perCase)) };
+    for (let ch = 0; ch < this.channels; ch++) {
+      const vals = fgValues[ch];
+      const sum = this.sums[ch];
+      const counts = stored.counts?.[ch];
+      const samples = stored.samples?.[ch];
+      for (let done = 0; done < perCase; done += idx.length) {
+        const len = Math.min(idx.length, perCase - done);
+        rs.fillInterval(nFg - 1, idx.subarray(0, len));
+        for (let i = 0; i < len; i++) blk[i] = vals[idx[i]];
+        if (counts) for (let i = 0; i < len; i++) counts[idx[i]]++;
+        else samples!.set(blk.subarray(0, len), done);
+        sum.pushBlock(blk, len);
+      }
+    }
+    this.cases.push(stored);
+  }
+
+  /** Redraws (or replays) every sample of channel ch in the pooled order, block by block. */
+  private forEachSampleBlock(fn: (block: Float32Array, len: number) => void, ch: number): void {
+    const perCase = this.samplesPerCase;
+    const idx = new Int32Array(Math.min(perCase, 1 << 16));
+    const blk = new Float32Array(idx.length);
+    for (const c of this.cases) {
+      if (c.samples) {
+        fn(c.samples[ch], c.samples[ch].length);
+      } else if (c.fg) {
+        const rs = new RandomState(1234);
+        const nFg = c.fg[0].length;
+        // the draws of earlier channels come first in the case's stream
+        for (let skip = 0; skip < ch; skip++)
+          for (let done = 0; done < perCase; done += idx.length) rs.fillInterval(nFg - 1, idx.subarray(0, Math.min(idx.length, perCase - done)));
+        const vals = c.fg[ch];
+        for (let done = 0; done < perCase; done += idx.length) {
+          const len = Math.min(idx.length, perCase - done);
+          rs.fillInterval(nFg - 1, idx.subarray(0, len));
+          for (let i = 0; i < len; i++) blk[i] = vals[idx[i]];
+          fn(blk, len);
+        }
+      }
+    }
+  }
+
+  /** (value, weight) entries of channel ch: fg values with their draw counts, or samples with weight 1. */
+  private forEachEntry(fn: (v: number, w: number) => void, ch: number): void {
+    for (const c of this.cases) {
+      if (c.samples) {
+        const s = c.samples[ch];
+        for (let i = 0; i < s.length; i++) fn(s[i], 1);
+      } else if (c.fg) {
+        const v = c.fg[ch];
+        const w = c.counts![ch];
+        for (let i = 0; i < v.length; i++) if (w[i]) fn(v[i], w[i]);
+      }
+    }
+  }
+
+  statistics(ch: number): IntensityProperties {
+    const n = this.sums[ch].count;
+    if (n === 0) return { mean: NaN, median: NaN, std: NaN, min: NaN, max: NaN, percentile_99_5: NaN, percentile_00_5: NaN };
+    const mean = f32(this.sums[ch].total() / n);
+    const sq = new StreamingSumF32();
+    let sqBlk = new Float32Array(0);
+    this.forEachSampleBlock((b, len) => {
+      if (sqBlk.length < len) sqBlk = new Float32Array(len);
+      for (let i = 0; i < len; i++) {
+        const d = f32(b[i] - mean);
+        sqBlk[i] = d * d; // rounded to float32 by the store
+      }
+      sq.pushBlock(sqBlk, len);
+    }, ch);
+    const std = f32(Math.sqrt(f32(sq.total() / n)));
+    let min = Infinity;
+    let max = -Infinity;
+    this.forEachEntry((v) => {
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }, ch);
+    // order statistics by a two-level weighted radix histogram over the float32 bit patterns
+    const qs = [0.5, 50, 99.5];
+    const ks: number[] = [];
+    const gammas = qs.map((q) => {
+      const v = (n - 1) * (q / 100);
+      const prev = Math.floor(v);
+      ks.push(prev, Math.min(prev + 1, n - 1));
+      return v - prev;
+    });
+    const vals = weightedSelect((fn) => this.forEachEntry(fn, ch), ks);
+    const [p005, median, p995] = gammas.map((g, i) => {
+      const lo = vals[2 * i];
+      const hi = vals[2 * i + 1];
+      const diff = f32(hi - lo);
+      return g >= 0.5 ? hi - diff * (1 - g) : lo + diff * g;
+    });
+    return { mean, median, std, min, max, percentile_99_5: p995, percentile_00_5: p005 };
+  }
+}
+
+const F32_BUF = new Float32Array(1);
+const U32_VIEW = new Uint32Array(F32_BUF.buffer);
+
+/** Order statistics (sorted positions ks) of a weighted multiset given by an iterator of (value, weight). */
+export function weightedSelect(iterate: (fn: (v: number, w: number) => void) => void, ks: number[]): number[] {
+  const hist = new Float64Array(65536);
+  iterate((v, w) => {
+    F32_BUF[0] = v;
+    hist[orderKey(U32_VIEW[0]) >>> 16] += w;
+  });
+  const want = ks.map((k) => {
+    let acc = 0;
+    for (let b = 0; b < 65536; b++) {
+      if (acc + hist[b] > k) return { bin: b, rank: k - acc };
+      acc += hist[b];
+    }
+    throw new SegStudioError('fingerprint', `order statistic ${k} is outside the samples`);
+  });
+  const bins = [...new Set(want.map((w) => w.bin))];
+  const slot = new Int32Array(65536).fill(-1);
+  bins.forEach((b, i) => (slot[b] = i));
+  const low = bins.map(() => new Float64Array(65536));
+  iterate((v, w) => {
+    F32_BUF[0] = v;
+    const key = orderKey(U32_VIEW[0]);
+    const s = slot[key >>> 16];
+    if (s >= 0) low[s][key & 0xffff] += w;
+  });
+  return want.map(({ bin, rank }) => {
+    const h = low[slot[bin]];
+    let acc = 0;
+    for (let l = 0; l < 65536; l++) {
+      acc += h[l];
+      if (acc > rank) return keyToFloat(((bin << 16) | l) >>> 0);
+    }
+    throw new SegStudioError('fingerprint', 'internal error in order statistics');
+  });
+}
+
+/** Geometry of one case plus its foreground values per channel (what the pooled statistics need). */
+export function caseGeometryAndForeground(
+  image: Image,
+  seg: LabelMap,
+  fileName?: string,
+): { geometry: CaseFingerprint; fgValues: Float32Array[] } {
+  const file = fileName ?? image.properties.fileName;
+  if (image.shape.length !== 4) throw new SegStudioError('fingerprint', `image must have shape [C, z, y, x], got [${image.shape}]`, file);
+  const data = image.data;
+  for (let i = 0; i < data.length; i++) if (data[i] !== data[i]) throw new SegStudioError('fingerprint', 'image contains NaN values', file);
+  const crop = cropToNonzero(image, seg);
+  const cropped = crop.data.data;
+  const segC = crop.seg.data;
+  const n = segC.length;
+  let nFg = 0;
+  for (let i = 0; i < n; i++) if (segC[i] > 0) nFg++;
+  const fgValues = Array.from({ length: image.shape[0] }, (_, ch) => {
+    const v = new Float32Array(nFg);
+    for (let i = 0, k = 0; i < n; i++) if (segC[i] > 0) v[k++] = cropped[ch * n + i];
+    return v;
+  });
+  const shapeAfterCrop = crop.bbox.map(([a, b]) => b - a);
+  return {
+    geometry: {
+      shapeAfterCrop,
+      spacing: [...image.properties.spacing],
+      samples: [],
+      relativeSizeAfterCropping: product(shapeAfterCrop) / product(crop.shapeBeforeCropping),
+      bbox: crop.bbox.map(([a, b]) => [a, b]),
+    },
+    fgValues,
+  };
+}
+
 export interface FingerprintSource {
   /** training case identifiers (any order: processed in sorted order as nnU-Net does) */
   caseIds: string[];
@@ -285,21 +535,21 @@ export async function extractFingerprint(src: FingerprintSource, opts: Fingerpri
   const total = opts.numForegroundVoxels ?? NUM_FOREGROUND_VOXELS_FOR_INTENSITY_STATS;
   const perCase = Math.floor(total / ids.length);
   const results: CaseFingerprint[] = [];
-  // samples go straight into one pooled buffer per channel (no second copy: 400 MB per channel at 1e8 samples)
-  const pooled = Array.from({ length: src.numChannels }, () => new Float32Array(perCase * ids.length));
-  let off = 0;
+  const stats = new PooledForegroundStats(src.numChannels, perCase);
   for (let i = 0; i < ids.length; i++) {
     throwIfCancelled(opts.signal);
     const { image, seg, fileName } = await src.load(ids[i]);
     if (image.shape[0] !== src.numChannels)
       throw new SegStudioError('fingerprint', `expected ${src.numChannels} channel(s), got ${image.shape[0]}`, fileName ?? ids[i]);
-    const r = analyzeCase(image, seg, perCase, fileName ?? ids[i], pooled.map((p) => p.subarray(off, off + perCase)));
-    off += r.samples[0]?.length ?? 0;
-    r.samples = [];
-    results.push(r);
+    const { geometry, fgValues } = caseGeometryAndForeground(image, seg, fileName ?? ids[i]);
+    stats.addCase(fgValues);
+    results.push(geometry);
     opts.onProgress?.(i + 1, ids.length, 'fingerprint');
   }
-  return aggregateFingerprint(results, src.numChannels, pooled.map((p) => p.subarray(0, off)));
+  throwIfCancelled(opts.signal);
+  const fp = aggregateFingerprint(results, 0);
+  for (let ch = 0; ch < src.numChannels; ch++) fp.foreground_intensity_properties_per_channel[String(ch)] = stats.statistics(ch);
+  return fp;
 }
 
 /**
