@@ -20,7 +20,7 @@ const USAGE = `usage: segstudio plan DATASET_DIR -o OUT_DIR [--gpu-memory GB] [-
   -o OUT_DIR    where dataset_fingerprint.json, nnUNetPlans.json, dataset.json and splits_final.json go
   --gpu-memory  GPU memory target in GB for the plans (default 8, nnU-Net's reference)
   --plans-name  plans identifier (default nnUNetPlans)
-  --samples     total foreground intensity samples (default 1e8 as nnU-Net; lower only to save memory)
+  --samples     total foreground intensity samples (default 1e8, as nnU-Net)
 `;
 
 export async function run(args: string[]): Promise<number> {
