@@ -88,6 +88,11 @@ describe('nnU-Net resampling vs scipy/skimage reference fixtures (real data)', (
         for (let i = 0; i < out.length; i++) if (out[i] === exp.data[i]) same++;
         // identical to scipy (the order-1 one-hot path replays scipy's arithmetic, ties at 0.5 included)
         expect(same).toBe(out.length);
+        // the float entry point with isSeg gives the same labels
+        const viaFloat = resampleDataToShape(Float32Array.from(inp), 1, c.shape, c.new_shape, c.current_spacing, c.new_spacing, { ...opts, isSeg: true });
+        let same2 = 0;
+        for (let i = 0; i < out.length; i++) if (viaFloat[i] === exp.data[i]) same2++;
+        expect(same2).toBe(out.length);
       } else {
         const inp = loadFloat(c.input);
         const out = resampleDataToShape(inp, c.channels, c.shape, c.new_shape, c.current_spacing, c.new_spacing, opts);

@@ -86,6 +86,8 @@ export function determineSeparateZ(
 }
 
 export interface ResampleOptions {
+  /** treat the float data as label maps (one channel at a time through the segmentation path) */
+  isSeg?: boolean;
   /** spline order in-plane (or in 3D); nnU-Net: 3 for data, 1 for segmentations and probabilities */
   order?: number;
   /** order along the lowres axis when resampling separately; nnU-Net: 0 */
@@ -411,6 +413,18 @@ export function resampleDataToShape(
   opts: ResampleOptions = {},
 ): Float32Array {
   const { doSeparateZ, axis } = decide(currentSpacing, newSpacing, opts);
+  if (opts.isSeg) {
+    checkShapes('resample segmentation', data.length, channels, shape, newShape);
+    if (sameShape(shape, newShape)) return data;
+    const n = product(shape);
+    const m = product(newShape);
+    const out = new Float32Array(channels * m);
+    for (let c = 0; c < channels; c++) {
+      const lab = Int32Array.from(data.subarray(c * n, (c + 1) * n));
+      out.set(resampleLabelsCore(lab, shape, newShape, opts.order ?? 1, doSeparateZ, axis, opts.orderZ ?? 0), c * m);
+    }
+    return out;
+  }
   return resampleFloatCore(data, channels, shape, newShape, opts.order ?? 3, doSeparateZ, axis, opts.orderZ ?? 0);
 }
 
