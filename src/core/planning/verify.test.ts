@@ -75,6 +75,8 @@ describe('verifyDataset rules', () => {
     const r = await run(f);
     expect(r.ok).toBe(false);
     expect(errorsOf(r)).toEqual(['c2|null|missing channel(s) _0001 (dataset.json declares 2)']);
+    expect(r.cases.map((c) => c.errors)).toEqual([0, 1]);
+    expect(formatVerifyReport(r)).toMatch(/^FAIL c2 /m);
   });
   it('undeclared label value is listed', async () => {
     const r = await run({ ...clean(), 'labelsTr/c2.nii.gz': lab([1, 3, 2, 7]) });

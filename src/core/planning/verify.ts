@@ -121,6 +121,15 @@ export async function verifyDataset(files: DatasetFiles, opts: VerifyOptions): P
   const cases: VerifyCaseReport[] = [];
   const finish = (ds: DatasetJson | null): VerifyReport => {
     const errors = problems.filter((p) => p.severity === 'error').length;
+    // per-case counts include the layout problems (missing channel, missing label, ...)
+    const byCase = new Map(cases.map((c) => [c.id, c]));
+    for (const c of cases) c.errors = c.warnings = 0;
+    for (const p of problems) {
+      const c = p.case !== null ? byCase.get(p.case) : undefined;
+      if (!c) continue;
+      if (p.severity === 'error') c.errors++;
+      else c.warnings++;
+    }
     return {
       ok: errors === 0,
       dataset: ds
@@ -153,7 +162,6 @@ export async function verifyDataset(files: DatasetFiles, opts: VerifyOptions): P
   problems.push(...layout.problems);
   const expected = new Set<number>(info.allLabels);
   if (info.ignoreLabel !== null) expected.add(info.ignoreLabel);
-  const nCh = Object.keys(ds.channel_names).length;
   const seenLabels = new Set<number>();
   const imageDtypeCount = new Map<string, number>();
   const total = layout.training.length;
@@ -258,7 +266,6 @@ export async function verifyDataset(files: DatasetFiles, opts: VerifyOptions): P
         }
       }
     }
-    if (c.images.length < nCh) rep.errors++;
     cases.push(rep);
     opts.onProgress?.(++done, total, 'cases');
   }
