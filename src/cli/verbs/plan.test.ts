@@ -43,6 +43,22 @@ describeWithData('segstudio plan on the real ISBI 2012 EM dataset (PNG, 2D)', ()
   }, 120_000);
 });
 
+describeWithData('segstudio plan keeps hand-made configurations and existing splits', () => {
+  it('re-planning into the same folder', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'segstudio-plan-'));
+    const plansFile = path.join(out, 'nnUNetPlans.json');
+    const custom = { inherits_from: '2d', batch_size: 4 };
+    fs.writeFileSync(plansFile, JSON.stringify({ configurations: { '2d': { batch_size: 1 }, my_2d_bs4: custom } }));
+    fs.writeFileSync(path.join(out, 'splits_final.json'), '[{"train": ["a"], "val": ["b"]}]');
+    expect(await run([dataPath('Dataset901_ISBI2012EM'), '-o', out, '--samples', '1e4'])).toBe(0);
+    const plans = JSON.parse(fs.readFileSync(plansFile, 'utf8'));
+    expect(Object.keys(plans.configurations)).toEqual(['2d', 'my_2d_bs4']);
+    expect(plans.configurations.my_2d_bs4).toEqual(custom);
+    expect(plans.configurations['2d'].batch_size).toBe(2); // re-planned
+    expect(fs.readFileSync(path.join(out, 'splits_final.json'), 'utf8')).toBe('[{"train": ["a"], "val": ["b"]}]');
+  }, 120_000);
+});
+
 describe('segstudio plan errors', () => {
   it('names a missing dataset folder', async () => {
     await expect(run(['/nonexistent/Dataset999_X', '-o', os.tmpdir()])).rejects.toThrow(/Dataset999_X: dataset folder not found/);

@@ -1,6 +1,6 @@
 // `segstudio plan DATASET_DIR -o OUT_DIR`: nnUNetv2_plan_and_preprocess's planning half — dataset fingerprint
 // (dataset_fingerprint.json) and experiment plans (nnUNetPlans.json), plus dataset.json copied beside them and the
-// 5-fold splits_final.json nnU-Net would create for this case list.
+// 5-fold splits_final.json nnU-Net would create for this case list (or the raw dataset's own splits_final.json).
 // nnU-Net: experiment_planning/plan_and_preprocess_api.py (extract_fingerprints, plan_experiments).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,7 +8,9 @@ import { SegStudioError } from '../../core/errors.ts';
 import { readImageFile } from '../../core/io/index.ts';
 import { pyJsonDumps } from '../../core/evaluation/pyjson.ts';
 import { fingerprintRawDataset, fingerprintToJson, NUM_FOREGROUND_VOXELS_FOR_INTENSITY_STATS } from '../../core/planning/fingerprint.ts';
-import { planExperiment, plansToJson } from '../../core/planning/planner.ts';
+import { mergeWithExistingPlans, planExperiment, plansToJson } from '../../core/planning/planner.ts';
+import type { Plans } from '../../core/planning/plans.ts';
+import { pyJsonParse } from '../../core/evaluation/pyjson.ts';
 import { generateCrossvalSplit } from '../../training/data/splits.ts';
 import { nodeDatasetFiles } from '../../node/fsDataset.ts';
 import { parseArgs, requireFlag, stderrProgress } from '../args.ts';
@@ -51,12 +53,23 @@ export async function run(args: string[]): Promise<number> {
     onProgress: stderrProgress('fingerprint'),
   });
   const datasetName = path.basename(datasetDir);
-  const plans = planExperiment(fingerprint, datasetJson, {
+  let plans = planExperiment(fingerprint, datasetJson, {
     gpuMemoryTargetGB: gpu,
     datasetName,
     plansName: (p.flags.plansName as string | undefined) ?? 'nnUNetPlans',
   });
   fs.mkdirSync(outDir, { recursive: true });
+  // like nnU-Net's save_plans: configurations of an existing plans file that were not re-planned are kept
+  const plansFile = path.join(outDir, `${plans.plans_name}.json`);
+  if (fs.existsSync(plansFile)) {
+    let old: Plans;
+    try {
+      old = pyJsonParse<Plans>(fs.readFileSync(plansFile, 'utf8'));
+    } catch (e) {
+      throw new SegStudioError('plans', `existing plans file is not valid JSON: ${(e as Error).message}`, plansFile);
+    }
+    plans = mergeWithExistingPlans(plans, old);
+  }
   const write = (name: string, text: string) => {
     const f = path.join(outDir, name);
     try {
@@ -68,7 +81,12 @@ export async function run(args: string[]): Promise<number> {
   write('dataset_fingerprint.json', fingerprintToJson(fingerprint, { integerSpacings: plans.image_reader_writer === 'NaturalImage2DIO' }));
   write(`${plans.plans_name}.json`, plansToJson(plans));
   fs.copyFileSync(path.join(datasetDir, 'dataset.json'), path.join(outDir, 'dataset.json'));
-  if (caseIds.length >= 5) write('splits_final.json', pyJsonDumps(generateCrossvalSplit(caseIds)));
+  // splits: a splits_final.json in the raw dataset wins (nnU-Net copies it), an existing one in OUT_DIR is kept,
+  // otherwise nnU-Net's default 5-fold split of the sorted case ids
+  const rawSplits = path.join(datasetDir, 'splits_final.json');
+  const outSplits = path.join(outDir, 'splits_final.json');
+  if (fs.existsSync(rawSplits)) fs.copyFileSync(rawSplits, outSplits);
+  else if (!fs.existsSync(outSplits) && caseIds.length >= 5) write('splits_final.json', pyJsonDumps(generateCrossvalSplit(caseIds)));
   for (const [name, c] of Object.entries(plans.configurations)) {
     if (!c.patch_size) continue;
     process.stderr.write(`plan: ${name}: patch ${c.patch_size.join('x')}, batch ${c.batch_size}, spacing ${c.spacing.map((s) => +s.toFixed(4)).join('x')}\n`);

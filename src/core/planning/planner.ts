@@ -442,3 +442,14 @@ export function plansToJson(plans: Plans): string {
     { indent: 4, sortKeys: false },
   );
 }
+
+/**
+ * save_plans' merge: configurations of an existing plans file that the planner did not (re)create are kept
+ * (appended after the new ones), so hand-made configurations survive re-planning. nnU-Net: ExperimentPlanner.save_plans
+ */
+export function mergeWithExistingPlans(plans: Plans, existing: Plans | null | undefined): Plans {
+  if (!existing?.configurations) return plans;
+  const kept: Record<string, ConfigurationPlans> = {};
+  for (const [k, v] of Object.entries(existing.configurations)) if (!(k in plans.configurations)) kept[k] = v;
+  return { ...plans, configurations: { ...plans.configurations, ...kept } };
+}
