@@ -260,7 +260,7 @@ const api = {
         else if (!S.probe.adapter) fallbackReason = S.probe.reason ?? 'no WebGPU adapter';
         else if (opts.device === 'auto' && S.probe.isFallback) {
           // a software adapter (e.g. SwiftShader) runs ORT's WebGPU kernels far slower than WASM
-          fallbackReason = `the WebGPU adapter (${S.probe.adapter}) is a software renderer, slower than WASM; choose WebGPU to force it`;
+          fallbackReason = `${S.probe.adapter} is a software WebGPU adapter, slower than WASM here (choose WebGPU to force it)`;
         } else device = 'webgpu';
       }
       let last = 0;

@@ -90,7 +90,7 @@ export const store = createStore<AppState>(() => ({
   result: null,
   view: {
     slice: 'multiplanar',
-    opacity: 0.5,
+    opacity: 0.45,
     outline: false,
     hidden: [],
     preset: 'auto',
@@ -138,10 +138,10 @@ export function deviceChoiceLabel(d: DeviceChoice): string {
 /** The label colour table (ITK-SNAP-like, high contrast on grey). Index = label value. */
 export const LABEL_COLORS: [number, number, number][] = [
   [0, 0, 0],
-  [255, 99, 71],
+  [102, 187, 106],
   [79, 195, 247],
-  [255, 213, 79],
-  [129, 199, 132],
+  [255, 202, 40],
+  [239, 83, 80],
   [186, 104, 200],
   [255, 138, 101],
   [77, 182, 172],

@@ -20,6 +20,7 @@ export function ResultsPanel(): ReactNode {
   const image = useApp((s) => s.image);
   const view = useApp((s) => s.view);
   const busy = useApp((s) => s.job.state !== 'idle');
+  const autoChoice = useApp((s) => s.options.device === 'auto');
   if (!result || !model) {
     return (
       <Panel title="Result" testId="results-panel">
@@ -41,8 +42,8 @@ export function ResultsPanel(): ReactNode {
       }
     >
       {result.fallbackReason ? (
-        <div className="warn-line" data-testid="fallback-reason">
-          Ran on CPU: {result.fallbackReason}
+        <div className={autoChoice ? 'info-line' : 'warn-line'} data-testid="fallback-reason">
+          {autoChoice ? 'Auto chose the CPU' : 'Fell back to the CPU'}: {result.fallbackReason}
         </div>
       ) : null}
       {result.variants.length > 1 ? (

@@ -53,7 +53,7 @@ export function SegmentPanel(): ReactNode {
           />
           Keep probabilities
         </label>
-        <label className="field">
+        <label className="field" title="Auto: WebGPU on a hardware GPU, otherwise the CPU (WASM)">
           <span>Device</span>
           <select
             value={options.device}
@@ -62,7 +62,7 @@ export function SegmentPanel(): ReactNode {
             data-testid="opt-device"
             aria-label="Device"
           >
-            <option value="auto">Auto (WebGPU, else CPU)</option>
+            <option value="auto">Auto</option>
             <option value="webgpu" disabled={runtime !== null && !runtime.webgpuAdapter}>
               WebGPU{runtime && !runtime.webgpuAdapter ? ' (unavailable)' : ''}
             </option>
@@ -72,8 +72,8 @@ export function SegmentPanel(): ReactNode {
         <label className="field">
           <span>Tile step</span>
           <select value={options.stepSize} onChange={(e) => setOptions({ stepSize: Number(e.target.value) })} disabled={running} aria-label="Tile step size">
-            <option value={0.5}>0.5 (nnU-Net default)</option>
-            <option value={0.75}>0.75 (faster)</option>
+            <option value={0.5}>0.5 (default)</option>
+            <option value={0.75}>0.75</option>
             <option value={1}>1.0 (fastest)</option>
           </select>
         </label>
