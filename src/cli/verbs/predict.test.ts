@@ -7,6 +7,7 @@ import { createBundle, bundleToZip } from '../../core/inference/bundle.ts';
 import { buildPointwiseOnnx, lcgValues, syntheticPlans } from '../../core/inference/syntheticModels.ts';
 import { readImageFile } from '../../core/io/files.ts';
 import { writeNifti } from '../../core/io/nifti.ts';
+import { writeLabelPng } from '../../core/io/png.ts';
 import { createNiftiHeader } from '../../core/io/niftiHeader.ts';
 import { readPropertiesJson } from '../../node/fsDataset.ts';
 import { main } from '../main.ts';
@@ -92,6 +93,29 @@ describe('segstudio predict', () => {
     );
     expect(code).toBe(0);
     expect(fs.existsSync(out)).toBe(true);
+  });
+
+  it('predicts a PNG with a 2D bundle and writes a PNG label map', async () => {
+    // one channel, labels: 1 where the pixel is > 100 (logits [100 − x, x − 100])
+    const files = await createBundle({
+      plans: syntheticPlans({ patchSize: [8, 8], spacing: [1, 1], channels: 1, normalization: 'NoNormalization' }),
+      dataset: { channel_names: { '0': 'EM' }, labels: { background: 0, bright: 1 }, file_ending: '.png' },
+      configuration: '2d',
+      folds: { 0: buildPointwiseOnnx([[-1], [1]], [100, -100], ['h', 'w']) },
+    });
+    const model = path.join(tmp, 'b2d');
+    fs.mkdirSync(model);
+    for (const [k, v] of files) fs.writeFileSync(path.join(model, k), v);
+    const inDir = path.join(tmp, 'png_in');
+    fs.mkdirSync(inDir);
+    const [X, Y] = [13, 10];
+    const px = Uint8Array.from({ length: X * Y }, (_, i) => (i * 37 + 11) % 251);
+    fs.writeFileSync(path.join(inDir, 'em_0000.png'), writeLabelPng({ data: px, shape: [1, X, Y] }, 'em_0000.png'));
+    const out = path.join(tmp, 'png_out');
+    expect(await quiet(() => main(['predict', '-i', inDir, '-o', out, '-m', model]))).toBe(0);
+    const seg = readImageFile(new Uint8Array(fs.readFileSync(path.join(out, 'em.png'))), 'em.png');
+    expect(seg.shape).toEqual([1, 1, X, Y]);
+    for (let i = 0; i < px.length; i++) expect(seg.data[i]).toBe(px[i] > 100 ? 1 : 0);
   });
 
   it('fails with one line naming the problem: channel count, bad fold, tampered bundle', async () => {
