@@ -169,6 +169,29 @@ describe('augmentation invariants', () => {
     }
   });
 
+  it('dummy 2D equals the 2D transform of every slice (image and labels)', () => {
+    const rs = new RandomState(21);
+    const base = randomSample(rs, 2, [4, 20, 18]);
+    const setup = { ...configureAugmentation([4, 12, 12]), doDummy2D: true, initialPatchSize: [4, 20, 18] };
+    const none = { pNoise: 0, pBlur: 0, pBrightness: 0, pContrast: 0, pLowRes: 0, pInvertedGamma: 0, pGamma: 0, pMirrorPerAxis: 0 };
+    const out = augmentSample(base, new RandomState(2), { patchSize: [4, 12, 12], setup, params: { ...none, pRotation: 1, pScaling: 1 } });
+    const A = affine2d(out.record.angles[1], [out.record.scale, out.record.scale]);
+    for (let c = 0; c < 2; c++)
+      for (let z = 0; z < 4; z++) {
+        const n = 20 * 18;
+        const slice: Sample = {
+          image: base.image.slice((c * 4 + z) * n, (c * 4 + z + 1) * n),
+          seg: base.seg.slice(z * n, (z + 1) * n),
+          channels: 1,
+          shape: [20, 18],
+        };
+        const ref2 = spatialTransform(slice, [12, 12], A);
+        expect(out.sample.image.subarray((c * 4 + z) * 144, (c * 4 + z + 1) * 144)).toEqual(ref2.image);
+        const seg = Int16Array.from(ref2.seg, (v) => (v === -1 ? 0 : v));
+        expect(out.sample.seg.subarray(z * 144, (z + 1) * 144)).toEqual(seg);
+      }
+  });
+
   it('dummy 2D keeps axis 0 untouched by rotation (each slice transformed on its own)', () => {
     const rs = new RandomState(4);
     const shape = [3, 24, 24];

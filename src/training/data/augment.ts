@@ -301,12 +301,113 @@ export function spatialTransform(s: Sample, patch: number[], A: number[][] | nul
     };
   }
   if (s.shape.length === 3) return warp3d(s, patch, A);
+  if (s.shape.length === 2) {
+    const w = warp2d(s.image, s.channels, s.seg, 1, s.shape, patch, A);
+    return { image: w.image, seg: w.seg, channels: s.channels, shape: [...patch] };
+  }
   const coords = spatialCoordinates(s.shape, patch, A);
   const nOut = prod(patch);
   const nIn = prod(s.shape);
   const image = new Float32Array(s.channels * nOut);
   for (let c = 0; c < s.channels; c++) sampleLinear(s.image, s.shape, coords, image.subarray(c * nOut, (c + 1) * nOut), c * nIn);
   return { image, seg: sampleSegmentation(s.seg, s.shape, coords), channels: s.channels, shape: [...patch] };
+}
+
+/**
+ * 2D fast path: `imageChannels` image planes and `segChannels` label planes (each with its own label set, as
+ * batchgeneratorsv2 treats segmentation channels) warped by one grid.
+ */
+export function warp2d(
+  img: Float32Array,
+  imageChannels: number,
+  seg: Int16Array,
+  segChannels: number,
+  shape: number[],
+  patch: number[],
+  A: number[][],
+): { image: Float32Array; seg: Int16Array } {
+  const [S0, S1] = shape;
+  const [P0, P1] = patch;
+  const nIn = S0 * S1;
+  const nOut = P0 * P1;
+  const image = new Float32Array(imageChannels * nOut);
+  const segOut = new Int16Array(segChannels * nOut);
+  const minLab = new Int32Array(segChannels);
+  for (let c = 0; c < segChannels; c++) {
+    let m = Infinity;
+    for (let i = 0; i < nIn; i++) if (seg[c * nIn + i] < m) m = seg[c * nIn + i];
+    minLab[c] = m;
+  }
+  const cw = new Float64Array(4);
+  const co = new Int32Array(4);
+  const labs = new Int32Array(4);
+  const ws = new Float64Array(4);
+  const c0 = S0 / 2 - 0.5;
+  const c1 = S1 / 2 - 0.5;
+  let o = 0;
+  for (let i = 0; i < P0; i++) {
+    const p0 = i - (P0 - 1) / 2;
+    for (let j = 0; j < P1; j++, o++) {
+      const p1 = j - (P1 - 1) / 2;
+      const x0 = A[0][0] * p0 + A[0][1] * p1 + c0;
+      const x1 = A[1][0] * p0 + A[1][1] * p1 + c1;
+      const f0 = Math.floor(x0);
+      const f1 = Math.floor(x1);
+      const t0 = x0 - f0;
+      const t1 = x1 - f1;
+      let m = 0;
+      for (let a = 0; a < 2; a++) {
+        const i0 = f0 + a;
+        if (i0 < 0 || i0 >= S0) continue;
+        const w0 = a ? t0 : 1 - t0;
+        for (let b = 0; b < 2; b++) {
+          const i1 = f1 + b;
+          if (i1 < 0 || i1 >= S1) continue;
+          const w = w0 * (b ? t1 : 1 - t1);
+          if (w === 0) continue;
+          cw[m] = w;
+          co[m] = i0 * S1 + i1;
+          m++;
+        }
+      }
+      for (let ch = 0; ch < imageChannels; ch++) {
+        const base = ch * nIn;
+        let acc = 0;
+        for (let q = 0; q < m; q++) acc += cw[q] * img[base + co[q]];
+        image[ch * nOut + o] = acc;
+      }
+      const outside = x0 < 0 || x0 > S0 - 1 || x1 < 0 || x1 > S1 - 1;
+      for (let sc = 0; sc < segChannels; sc++) {
+        if (outside) {
+          segOut[sc * nOut + o] = -1;
+          continue;
+        }
+        const base = sc * nIn;
+        let nl = 0;
+        for (let q = 0; q < m; q++) {
+          const lab = seg[base + co[q]];
+          let r = 0;
+          while (r < nl && labs[r] !== lab) r++;
+          if (r === nl) {
+            labs[nl] = lab;
+            ws[nl] = 0;
+            nl++;
+          }
+          ws[r] += cw[q];
+        }
+        let best = minLab[sc];
+        let bestW = 0;
+        for (let r = 0; r < nl; r++) {
+          if (ws[r] > bestW || (ws[r] === bestW && labs[r] < best)) {
+            best = labs[r];
+            bestW = ws[r];
+          }
+        }
+        segOut[sc * nOut + o] = best;
+      }
+    }
+  }
+  return { image, seg: segOut };
 }
 
 /** 3D fast path of spatialTransform: one pass per output voxel for all channels and the labels. */
@@ -635,8 +736,17 @@ export function augmentSample(input: Sample, rng: RandomState, opts: AugmentOpti
     // Convert3DTo2DTransform: (c, x, y, z) → (c·x, y, z); each slice is transformed in 2D, axis 0 keeps its size
     const [x0, ...inPlane] = input.shape;
     const patch2 = opts.patchSize.slice(1);
-    const img2 = spatialTransform({ image: input.image, seg: new Int16Array(prod(inPlane)), channels: input.channels * x0, shape: inPlane }, patch2, A);
-    s = { image: img2.image, seg: spatialTransformSegSlices(input.seg, x0, inPlane, patch2, A), channels: input.channels, shape: [x0, ...patch2] };
+    if (A) {
+      const w = warp2d(input.image, input.channels * x0, input.seg, x0, inPlane, patch2, A);
+      s = { image: w.image, seg: w.seg, channels: input.channels, shape: [x0, ...patch2] };
+    } else {
+      s = {
+        image: centerCrop(input.image, input.channels * x0, inPlane, patch2, 0),
+        seg: centerCrop(input.seg, x0, inPlane, patch2, -1),
+        channels: input.channels,
+        shape: [x0, ...patch2],
+      };
+    }
     if (x0 !== opts.patchSize[0]) s = spatialTransform(s, opts.patchSize, null);
   } else s = spatialTransform(input, opts.patchSize, A);
 
@@ -708,16 +818,4 @@ export function augmentSample(input: Sample, rng: RandomState, opts: AugmentOpti
   }
   for (let i = 0; i < s.seg.length; i++) if (s.seg[i] === -1) s.seg[i] = 0;
   return { sample: s, record: rec };
-}
-
-function spatialTransformSegSlices(seg: Int16Array, x0: number, inPlane: number[], patch: number[], A: number[][] | null): Int16Array {
-  const nIn = prod(inPlane);
-  const nOut = prod(patch);
-  const out = new Int16Array(x0 * nOut);
-  for (let z = 0; z < x0; z++) {
-    const sl = seg.subarray(z * nIn, (z + 1) * nIn);
-    const t = A ? sampleSegmentation(sl, inPlane, spatialCoordinates(inPlane, patch, A)) : centerCrop(sl, 1, inPlane, patch, -1);
-    out.set(t, z * nOut);
-  }
-  return out;
 }
