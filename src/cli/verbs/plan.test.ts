@@ -63,6 +63,9 @@ describe('segstudio plan errors', () => {
   it('names a missing dataset folder', async () => {
     await expect(run(['/nonexistent/Dataset999_X', '-o', os.tmpdir()])).rejects.toThrow(/Dataset999_X: dataset folder not found/);
   });
+  it('checks --overwrite-target-spacing', async () => {
+    await expect(run([repoRoot, '-o', os.tmpdir(), '--overwrite-target-spacing', '1', '2'])).rejects.toThrow(/three positive numbers/);
+  });
   it('needs -o', async () => {
     await expect(run([repoRoot])).rejects.toThrow(/missing required option -o/);
   });

@@ -23,6 +23,7 @@ const USAGE = `usage: segstudio plan DATASET_DIR -o OUT_DIR [--gpu-memory GB] [-
   --gpu-memory  GPU memory target in GB for the plans (default 8, nnU-Net's reference)
   --plans-name  plans identifier (default nnUNetPlans)
   --samples     total foreground intensity samples (default 1e8, as nnU-Net)
+  --overwrite-target-spacing Z Y X   3d_fullres target spacing (array order, before transposition)
 `;
 
 export async function run(args: string[]): Promise<number> {
@@ -31,6 +32,7 @@ export async function run(args: string[]): Promise<number> {
     { names: ['--gpu-memory'], key: 'gpu', kind: 'number' },
     { names: ['--plans-name'], key: 'plansName', kind: 'string' },
     { names: ['--samples'], key: 'samples', kind: 'number' },
+    { names: ['--overwrite-target-spacing'], key: 'spacing', kind: 'multi' },
     { names: ['-h', '--help'], key: 'help', kind: 'boolean' },
   ]);
   if (p.flags.help) {
@@ -43,6 +45,10 @@ export async function run(args: string[]): Promise<number> {
   if (!fs.existsSync(datasetDir) || !fs.statSync(datasetDir).isDirectory())
     throw new SegStudioError('folder', 'dataset folder not found', p.positional[0]);
   const gpu = (p.flags.gpu as number | undefined) ?? 8;
+  const ow = p.flags.spacing as string[] | undefined;
+  const overwriteTargetSpacing = ow?.map(Number);
+  if (overwriteTargetSpacing && (overwriteTargetSpacing.length !== 3 || !overwriteTargetSpacing.every((v) => v > 0)))
+    throw new SegStudioError('usage', `plan: --overwrite-target-spacing needs three positive numbers (z y x), got ${ow!.join(' ')}`);
   const samples = (p.flags.samples as number | undefined) ?? NUM_FOREGROUND_VOXELS_FOR_INTENSITY_STATS;
   if (!(samples >= 1)) throw new SegStudioError('usage', `plan: --samples must be >= 1, got ${samples}`);
 
@@ -57,6 +63,7 @@ export async function run(args: string[]): Promise<number> {
     gpuMemoryTargetGB: gpu,
     datasetName,
     plansName: (p.flags.plansName as string | undefined) ?? 'nnUNetPlans',
+    overwriteTargetSpacing,
   });
   fs.mkdirSync(outDir, { recursive: true });
   // like nnU-Net's save_plans: configurations of an existing plans file that were not re-planned are kept
