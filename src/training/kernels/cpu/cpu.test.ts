@@ -69,3 +69,16 @@ describe('CPU reference kernels: hand-computed values', () => {
     expect((await b.download(p))[0]).toBeCloseTo(0.9031 - 0.1 * (0.509031 + 0.9 * 0.968031), 12);
   });
 });
+
+describe('shared backend suite', () => {
+  it('passes for the CPU float64 reference against the CPU float32 reference, and flags a broken backend', async () => {
+    const { runBackendSuite } = await import('../testing/suite.ts');
+    const ok = await runBackendSuite(new CpuBackend('float64'), new CpuBackend('float32'));
+    expect(ok.filter((r) => !r.ok)).toEqual([]);
+    const broken = new CpuBackend('float32');
+    const leaky = broken.leakyRelu.bind(broken);
+    broken.leakyRelu = (x, s) => leaky(x, s * 2);
+    const bad = await runBackendSuite(broken, new CpuBackend('float32'));
+    expect(bad.filter((r) => !r.ok).map((r) => r.name)).toEqual(['leakyRelu']);
+  });
+});
