@@ -105,6 +105,13 @@ describe('raw layout', () => {
     expect(msgs.some((m) => m.includes('numTraining'))).toBe(false);
     expect(msgs.some((m) => m.includes('README'))).toBe(false);
   });
+  it('RGB PNG datasets: fewer channel files than channel_names is only a note (one file may hold R, G, B)', async () => {
+    const ds = parseDatasetJson({ ...base, channel_names: { '0': 'R', '1': 'G', '2': 'B' }, file_ending: '.png', numTraining: 1 });
+    const l = await listRawDataset(memFiles({ 'imagesTr/a_0000.png': '', 'labelsTr/a.png': '' }), ds);
+    expect(l.problems.map((p) => `${p.severity}|${p.code}|${p.problem}`)).toEqual([
+      'warning|channel-files|1 channel file(s) for 3 declared channels: fine only if the images hold several channels each (RGB)',
+    ]);
+  });
   it('numTraining mismatch', async () => {
     const ds = parseDatasetJson({ ...base, numTraining: 5 });
     const l = await listRawDataset(memFiles({ 'imagesTr/a_0000.nii.gz': '', 'labelsTr/a.nii.gz': '' }), ds);

@@ -211,6 +211,12 @@ export interface LayoutProblem {
   file: string | null;
   problem: string;
   severity: 'error' | 'warning';
+  /**
+   * 'channel-files': the channel files of a case do not match channel_names one to one. nnU-Net only checks the
+   * channel count after reading (an RGB PNG _0000 file holds 3 channels; a 4D NIfTI several), so verify drops
+   * this problem when the images it reads hold exactly the declared number of channels.
+   */
+  code?: 'channel-files';
 }
 
 export interface RawLayout {
@@ -250,11 +256,17 @@ async function listImages(
   return byCase;
 }
 
+/** Endings read by nnU-Net's NaturalImage2DIO, where one file may hold several channels (RGB). */
+export function mayHoldSeveralChannels(fileEnding: string): boolean {
+  return /\.(png|bmp|tif|tiff)$/i.test(fileEnding);
+}
+
 function casesFrom(
   byCase: Map<string, Map<number, string>>,
   nChannels: number,
   problems: LayoutProblem[],
   severity: 'error' | 'warning',
+  fileEnding: string,
 ): RawCase[] {
   const out: RawCase[] = [];
   for (const id of [...byCase.keys()].sort()) {
@@ -264,10 +276,22 @@ function casesFrom(
     for (let c = 0; c < nChannels; c++) if (!m.has(c)) missing.push(c);
     const extra = channels.filter((c) => c >= nChannels);
     const fmt = (c: number) => `_${String(c).padStart(4, '0')}`;
-    if (missing.length)
-      problems.push({ case: id, file: null, severity, problem: `missing channel(s) ${missing.map(fmt).join(', ')} (dataset.json declares ${nChannels})` });
+    const prefix = channels.every((c, i) => c === i);
+    if (missing.length) {
+      // RGB PNG: one _0000 file carries R, G, B (nnU-Net Dataset120_RoadSegmentation); only reading can tell
+      const maybeRgb = prefix && mayHoldSeveralChannels(fileEnding);
+      problems.push({
+        case: id,
+        file: null,
+        severity: maybeRgb ? 'warning' : severity,
+        code: 'channel-files',
+        problem: maybeRgb
+          ? `${channels.length} channel file(s) for ${nChannels} declared channels: fine only if the images hold several channels each (RGB)`
+          : `missing channel(s) ${missing.map(fmt).join(', ')} (dataset.json declares ${nChannels})`,
+      });
+    }
     if (extra.length)
-      problems.push({ case: id, file: m.get(extra[0])!, severity, problem: `unexpected channel(s) ${extra.map(fmt).join(', ')} (dataset.json declares ${nChannels})` });
+      problems.push({ case: id, file: m.get(extra[0])!, severity, code: 'channel-files', problem: `unexpected channel(s) ${extra.map(fmt).join(', ')} (dataset.json declares ${nChannels})` });
     const kept = channels.filter((c) => c < nChannels);
     out.push({ id, images: kept.map((c) => m.get(c)!), channels: kept });
   }
@@ -301,14 +325,20 @@ export async function listRawDataset(files: DatasetFiles, ds: DatasetJson, root 
       });
     for (const c of training)
       if (c.images.length !== nCh)
-        problems.push({ case: c.id, file: null, severity: 'error', problem: `has ${c.images.length} image(s) but dataset.json declares ${nCh} channel(s)` });
+        problems.push({
+          case: c.id,
+          file: null,
+          severity: c.images.length < nCh && mayHoldSeveralChannels(fe) ? 'warning' : 'error',
+          code: 'channel-files',
+          problem: `has ${c.images.length} image(s) but dataset.json declares ${nCh} channel(s)`,
+        });
   } else {
     const imgDir = joinPath(root, 'imagesTr');
     const labDir = joinPath(root, 'labelsTr');
     const byCase = await listImages(files, imgDir, ds, problems, 'error');
     if ((await files.list(imgDir)).length === 0)
       problems.push({ case: null, file: imgDir, severity: 'error', problem: 'imagesTr is missing or empty' });
-    training = casesFrom(byCase, nCh, problems, 'error');
+    training = casesFrom(byCase, nCh, problems, 'error', fe);
     const labelNames = [...(await files.list(labDir))].sort();
     if (labelNames.length === 0)
       problems.push({ case: null, file: labDir, severity: 'error', problem: 'labelsTr is missing or empty' });
@@ -339,7 +369,7 @@ export async function listRawDataset(files: DatasetFiles, ds: DatasetJson, root 
       problem: `numTraining is ${ds.numTraining} but ${training.length} training case(s) were found`,
     });
   const testCases = await listImages(files, joinPath(root, 'imagesTs'), ds, problems, 'warning');
-  const test = casesFrom(testCases, nCh, problems, 'warning');
+  const test = casesFrom(testCases, nCh, problems, 'warning', fe);
   return { training, test, problems };
 }
 

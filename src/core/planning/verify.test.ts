@@ -144,10 +144,21 @@ describe('verifyDataset rules', () => {
     expect(r2.dataset).toBeNull();
     expect(errorsOf(r2)).toEqual(['null|dataset.json|dataset.json not found in the dataset folder']);
   });
-  it('a file holding several channels is an error (nnU-Net wants one file per channel)', async () => {
+  it('channels are counted after reading, as nnU-Net does (a file may hold several channels)', async () => {
+    // one file with 2 channels where 1 is declared
     const r = await run({ ...clean(), 'imagesTr/c1_0000.nii.gz': img({ shape: [2, 2, 2, 2] }) });
-    expect(errorsOf(r)).toEqual([
-      'c1|imagesTr/c1_0000.nii.gz|image file holds 2 channels; nnU-Net expects one file per channel (_0000, _0001, ...)',
-    ]);
+    expect(errorsOf(r)).toEqual(['c1|null|the image file(s) hold 2 channel(s) but dataset.json declares 1']);
+    // RGB PNG: channel_names R, G, B and a single _0000 file holding 3 channels per case → clean
+    const rgb = {
+      'dataset.json': dsJson({ channel_names: { '0': 'R', '1': 'G', '2': 'B' }, file_ending: '.png', numTraining: 1 }),
+      'imagesTr/c1_0000.png': img({ shape: [3, 1, 2, 2] }),
+      'labelsTr/c1.png': lab([0, 1, 2, 1], { shape: [1, 1, 2, 2] }),
+    };
+    const ok = await run(rgb);
+    expect(ok.problems).toEqual([]);
+    // a gray PNG where RGB is declared: the layout note becomes an error after reading
+    const gray = await run({ ...rgb, 'imagesTr/c1_0000.png': img({ shape: [1, 1, 2, 2] }) });
+    expect(errorsOf(gray)).toEqual(['c1|null|the image file(s) hold 1 channel(s) but dataset.json declares 3']);
+    expect(gray.ok).toBe(false);
   });
 });

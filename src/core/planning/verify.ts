@@ -160,6 +160,7 @@ export async function verifyDataset(files: DatasetFiles, opts: VerifyOptions): P
 
   const layout = await listRawDataset(files, ds, root);
   problems.push(...layout.problems);
+  const nCh = Object.keys(ds.channel_names).length;
   const expected = new Set<number>(info.allLabels);
   if (info.ignoreLabel !== null) expected.add(info.ignoreLabel);
   const seenLabels = new Set<number>();
@@ -203,8 +204,18 @@ export async function verifyDataset(files: DatasetFiles, opts: VerifyOptions): P
       }
       if (nan) add(p, 'error', `image contains ${nan} NaN voxel(s); replace them with a meaningful value`);
       if (inf) add(p, 'error', `image contains ${inf} infinite voxel(s)`);
-      if (img.shape[0] !== 1)
-        add(p, 'error', `image file holds ${img.shape[0]} channels; nnU-Net expects one file per channel (_0000, _0001, ...)`);
+    }
+    // nnU-Net counts channels after reading (check_cases: len(images) == expected_num_channels): RGB PNGs and
+    // 4D NIfTIs hold several channels in one file. When the count is right, file-level channel notes go away.
+    if (imgs.length === c.images.length && imgs.length > 0) {
+      const total = imgs.reduce((a, im) => a + im.shape[0], 0);
+      const notes = problems.filter((q) => q.case === c.id && q.code === 'channel-files');
+      if (total === nCh) {
+        for (const q of notes) problems.splice(problems.indexOf(q), 1);
+      } else if (!notes.some((q) => q.severity === 'error')) {
+        for (const q of notes) problems.splice(problems.indexOf(q), 1);
+        add(null, 'error', `the image file(s) hold ${total} channel(s) but dataset.json declares ${nCh}`);
+      }
     }
     const first = imgs[0];
     if (first) {
