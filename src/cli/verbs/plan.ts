@@ -6,12 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SegStudioError } from '../../core/errors.ts';
 import { readImageFile } from '../../core/io/index.ts';
-import { pyJsonDumps } from '../../core/evaluation/pyjson.ts';
-import { fingerprintRawDataset, fingerprintToJson, NUM_FOREGROUND_VOXELS_FOR_INTENSITY_STATS } from '../../core/planning/fingerprint.ts';
-import { mergeWithExistingPlans, planExperiment, plansToJson } from '../../core/planning/planner.ts';
-import type { Plans } from '../../core/planning/plans.ts';
 import { pyJsonParse } from '../../core/evaluation/pyjson.ts';
-import { generateCrossvalSplit } from '../../training/data/splits.ts';
+import { NUM_FOREGROUND_VOXELS_FOR_INTENSITY_STATS } from '../../core/planning/fingerprint.ts';
+import { planRawDataset } from '../../core/planning/planDataset.ts';
+import type { Plans } from '../../core/planning/plans.ts';
 import { nodeDatasetFiles } from '../../node/fsDataset.ts';
 import { parseArgs, requireFlag, stderrProgress } from '../args.ts';
 
@@ -52,31 +50,29 @@ export async function run(args: string[]): Promise<number> {
   const samples = (p.flags.samples as number | undefined) ?? NUM_FOREGROUND_VOXELS_FOR_INTENSITY_STATS;
   if (!(samples >= 1)) throw new SegStudioError('usage', `plan: --samples must be >= 1, got ${samples}`);
 
-  const files = nodeDatasetFiles(datasetDir);
-  const { fingerprint, datasetJson, caseIds } = await fingerprintRawDataset(files, '', {
-    readImage: readImageFile,
-    numForegroundVoxels: samples,
-    onProgress: stderrProgress('fingerprint'),
-  });
-  const datasetName = path.basename(datasetDir);
-  let plans = planExperiment(fingerprint, datasetJson, {
-    gpuMemoryTargetGB: gpu,
-    datasetName,
-    plansName: (p.flags.plansName as string | undefined) ?? 'nnUNetPlans',
-    overwriteTargetSpacing,
-  });
-  fs.mkdirSync(outDir, { recursive: true });
-  // like nnU-Net's save_plans: configurations of an existing plans file that were not re-planned are kept
-  const plansFile = path.join(outDir, `${plans.plans_name}.json`);
+  const plansName = (p.flags.plansName as string | undefined) ?? 'nnUNetPlans';
+  // like nnU-Net's save_plans: configurations of an existing plans file that are not re-planned are kept
+  const plansFile = path.join(outDir, `${plansName}.json`);
+  let existingPlans: Plans | null = null;
   if (fs.existsSync(plansFile)) {
-    let old: Plans;
     try {
-      old = pyJsonParse<Plans>(fs.readFileSync(plansFile, 'utf8'));
+      existingPlans = pyJsonParse<Plans>(fs.readFileSync(plansFile, 'utf8'));
     } catch (e) {
       throw new SegStudioError('plans', `existing plans file is not valid JSON: ${(e as Error).message}`, plansFile);
     }
-    plans = mergeWithExistingPlans(plans, old);
   }
+  const planned = await planRawDataset(nodeDatasetFiles(datasetDir), '', {
+    readImage: readImageFile,
+    numForegroundVoxels: samples,
+    onProgress: stderrProgress('fingerprint'),
+    gpuMemoryTargetGB: gpu,
+    datasetName: path.basename(datasetDir),
+    plansName,
+    overwriteTargetSpacing,
+    existingPlans,
+  });
+  const plans = planned.plans;
+  fs.mkdirSync(outDir, { recursive: true });
   const write = (name: string, text: string) => {
     const f = path.join(outDir, name);
     try {
@@ -85,15 +81,15 @@ export async function run(args: string[]): Promise<number> {
       throw new SegStudioError('write', `cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, f);
     }
   };
-  write('dataset_fingerprint.json', fingerprintToJson(fingerprint, { integerSpacings: plans.image_reader_writer === 'NaturalImage2DIO' }));
-  write(`${plans.plans_name}.json`, plansToJson(plans));
+  write('dataset_fingerprint.json', planned.fingerprintJson);
+  write(`${plansName}.json`, planned.plansJson);
   fs.copyFileSync(path.join(datasetDir, 'dataset.json'), path.join(outDir, 'dataset.json'));
   // splits: a splits_final.json in the raw dataset wins (nnU-Net copies it), an existing one in OUT_DIR is kept,
   // otherwise nnU-Net's default 5-fold split of the sorted case ids
   const rawSplits = path.join(datasetDir, 'splits_final.json');
   const outSplits = path.join(outDir, 'splits_final.json');
   if (fs.existsSync(rawSplits)) fs.copyFileSync(rawSplits, outSplits);
-  else if (!fs.existsSync(outSplits) && caseIds.length >= 5) write('splits_final.json', pyJsonDumps(generateCrossvalSplit(caseIds)));
+  else if (!fs.existsSync(outSplits) && planned.splitsJson) write('splits_final.json', planned.splitsJson);
   for (const [name, c] of Object.entries(plans.configurations)) {
     if (!c.patch_size) continue;
     process.stderr.write(`plan: ${name}: patch ${c.patch_size.join('x')}, batch ${c.batch_size}, spacing ${c.spacing.map((s) => +s.toFixed(4)).join('x')}\n`);
