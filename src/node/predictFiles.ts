@@ -129,20 +129,27 @@ export function groupInputs(inputs: string[], fileEnding?: string): InputCase[] 
   return [{ caseId, files: [...inputs], ending }];
 }
 
-/** Stacks channel files into one Image (geometry of the first; every channel must have its shape). */
+/**
+ * Stacks a case's files into one Image (geometry of the first file). A file may hold several channels
+ * (RGB PNG, 4-D NIfTI): its channels are taken in order, as nnU-Net's readers do.
+ */
 export function readCaseImage(c: InputCase): Image {
   const imgs = c.files.map((f) => readImageFile(readFile(f), f));
-  for (let i = 0; i < imgs.length; i++) {
-    if (imgs[i].shape[0] !== 1) throw new SegStudioError('input', `expected one channel per file, this file has ${imgs[i].shape[0]}`, c.files[i]);
+  for (let i = 1; i < imgs.length; i++) {
     if (imgs[i].shape.slice(1).join() !== imgs[0].shape.slice(1).join()) {
       throw new SegStudioError('input', `shape [${imgs[i].shape.slice(1)}] differs from channel 0's [${imgs[0].shape.slice(1)}] (${c.files[0]})`, c.files[i]);
     }
   }
   if (imgs.length === 1) return imgs[0];
-  const n = imgs[0].data.length;
-  const data = new Float32Array(n * imgs.length);
-  imgs.forEach((im, i) => data.set(im.data, i * n));
-  return { data, shape: [imgs.length, ...imgs[0].shape.slice(1)], properties: imgs[0].properties };
+  const total = imgs.reduce((s, im) => s + im.data.length, 0);
+  const data = new Float32Array(total);
+  let off = 0;
+  for (const im of imgs) {
+    data.set(im.data, off);
+    off += im.data.length;
+  }
+  const channels = imgs.reduce((s, im) => s + im.shape[0], 0);
+  return { data, shape: [channels, ...imgs[0].shape.slice(1)], properties: imgs[0].properties };
 }
 
 /** Image properties as JSON (NIfTI header without its binary extension blobs). */
@@ -169,13 +176,15 @@ export async function predictFiles(cases: InputCase[], model: LoadedModel, runne
   const outIsFile = cases.length === 1 && endingOf(opts.output) !== null;
   const outDir = outIsFile ? path.dirname(opts.output) : opts.output;
   fs.mkdirSync(outDir || '.', { recursive: true });
-  // check every case's channel count before spending time on any of them
-  for (const c of cases) checkChannelCount(model, c.files.length, 'file', c.files.length === 1 ? c.files[0] : `case ${c.caseId}`);
   const written: string[] = [];
   const results: { caseId: string; timings: PredictResult['timings']; device: string }[] = [];
   for (let i = 0; i < cases.length; i++) {
     const c = cases[i];
     const image = readCaseImage(c);
+    // "model expects 2 channels (T1, T2); got 1 file" when files are single-channel, else count channels
+    const nCh = image.shape[0];
+    const byFile = nCh === c.files.length;
+    checkChannelCount(model, byFile ? c.files.length : nCh, byFile ? 'file' : 'channel', c.files.length === 1 ? c.files[0] : `case ${c.caseId}`);
     const res = await predictCase(image, model, runners, { ...opts, onProgress: opts.onProgressFor?.(c.caseId) ?? opts.onProgress });
     const segPath = outIsFile ? opts.output : path.join(outDir, c.caseId + c.ending);
     fs.writeFileSync(segPath, writeSegmentation(res.labels, image.properties, segPath));

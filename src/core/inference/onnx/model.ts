@@ -97,7 +97,10 @@ export interface OnnxValueInfo {
   /** undefined: shape unknown (no TensorShapeProto) */
   shape?: OnnxDim[];
   docString?: string;
-  /** raw TypeProto when it is not a plain tensor type (sequence, map, …), re-emitted as is */
+  /**
+   * raw TypeProto when it holds more than elem_type + shape (sequence/map types, dimension denotations, …):
+   * re-emitted as is and wins over elemType/shape on encode — delete it before editing those.
+   */
   rawType?: Uint8Array;
   unknown?: UnknownField[];
 }
