@@ -27,6 +27,7 @@ describe('parseDatasetJson', () => {
     expect(() => parseDatasetJson({ ...base, channel_names: { '1': 'CT' } })).toThrow(/channel_names/);
     expect(() => parseDatasetJson({ ...base, labels: { background: 0, a: 'x' } })).toThrow(/labels\["a"\]/);
     expect(() => parseDatasetJson('{oops')).toThrow(/not valid JSON/);
+    expect(() => parseDatasetJson({ ...base, labels: { '0': 'background', '1': 'tumor' } })).toThrow(/nnU-Net v1/);
   });
   it("accepts nnU-Net v1's 'modality' for channel_names", () => {
     const { channel_names: _c, ...rest } = base;

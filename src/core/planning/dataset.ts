@@ -75,7 +75,15 @@ export function parseDatasetJson(input: string | Uint8Array | Record<string, unk
     const ok =
       (typeof v === 'number' && Number.isInteger(v) && v >= 0) ||
       (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0));
-    if (!ok) throw new SegStudioError('dataset-json', `labels["${k}"] must be a non-negative integer or a list of them (a region), got ${JSON.stringify(v)}`, fileName);
+    if (!ok) {
+      const v1 = /^\d+$/.test(k) && typeof v === 'string';
+      throw new SegStudioError(
+        'dataset-json',
+        `labels["${k}"] must be a non-negative integer or a list of them (a region), got ${JSON.stringify(v)}` +
+          (v1 ? ' (this looks like nnU-Net v1\'s {"0": "background"}; v2 maps names to values: {"background": 0})' : ''),
+        fileName,
+      );
+    }
   }
   const nt = d.numTraining;
   if (typeof nt !== 'number' || !Number.isInteger(nt) || nt < 0)
