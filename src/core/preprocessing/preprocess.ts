@@ -261,14 +261,15 @@ export function exportPredictionToOriginal(
   const before = props.shape_before_cropping;
   const full = wide ? new Uint16Array(product(before)) : new Uint8Array(product(before));
   pasteIntoBox(full, segCrop, 1, before, props.bbox_used_for_cropping);
-  // revert transposition
-  const back = transposeArray(full, 1, before, props.transpose_backward);
+  // revert transposition (no copy when it is the identity)
+  const identity = props.transpose_backward.every((a, i) => a === i);
+  const back = identity ? { data: full, shape: [...before] } : transposeArray(full, 1, before, props.transpose_backward);
   const labels: LabelMap = { data: back.data, shape: back.shape };
 
   if (!opts.saveProbabilities || !probs) return { labels };
   const pFull = new Float32Array(nClasses * product(before));
   if (!regions) pFull.fill(1, 0, product(before));
   pasteIntoBox(pFull, probs, nClasses, before, props.bbox_used_for_cropping);
-  const pBack = transposeArray(pFull, nClasses, before, props.transpose_backward);
-  return { labels, probabilities: pBack.data };
+  const pBack = identity ? pFull : transposeArray(pFull, nClasses, before, props.transpose_backward).data;
+  return { labels, probabilities: pBack };
 }
