@@ -82,7 +82,6 @@ export async function run(): Promise<Record<string, unknown>> {
       for (const f of list) readImageFile(fs.readFileSync(f), f);
     }, repeats);
     ours[name] = median(ms);
-    if (name.startsWith('read_isbi')) continue;
     // native DecompressionStream path (what the browser workers and the CLI should call)
     const msAsync = await timeRuns(async () => {
       for (const f of list) await readImageFileAsync(fs.readFileSync(f), f);

@@ -3,7 +3,7 @@
 import { SegStudioError } from '../errors.ts';
 import type { Image, ImageProperties, LabelMap } from '../types.ts';
 import { gzipAsync, isGzip, plainBytes } from './gzip.ts';
-import { niftiToImage, readNifti, readNiftiAsync, writeSegmentationNifti } from './nifti.ts';
+import { gzipNiftiRuns, niftiToImage, readNifti, readNiftiAsync, writeSegmentationNifti } from './nifti.ts';
 import { detectNiftiVersion } from './niftiHeader.ts';
 import { isPng, readPng, readPngAsync, writeLabelPng } from './png.ts';
 
@@ -82,14 +82,20 @@ export async function readImageFileAsync(bytes: Uint8Array, fileName: string): P
   return readImageFile(bytes, fileName);
 }
 
-/** writeSegmentation with native gzip (CompressionStream) for .nii.gz outputs; same bytes once decompressed. */
+/**
+ * writeSegmentation for .nii.gz using the fast run encoder, or native gzip (CompressionStream) when the labels do
+ * not compress well with runs; same NIfTI bytes once decompressed.
+ */
 export async function writeSegmentationAsync(
   labels: LabelMap,
   props: ImageProperties,
   fileName: string,
 ): Promise<Uint8Array> {
   if (imageFileEnding(fileName) !== '.nii.gz') return writeSegmentation(labels, props, fileName);
-  return gzipAsync(writeSegmentationNifti(labels, props, fileName, { gzip: false }));
+  const plain = writeSegmentationNifti(labels, props, fileName, { gzip: false });
+  const runs = gzipNiftiRuns(plain);
+  if (runs.length < plain.length / 2) return runs;
+  return gzipAsync(plain);
 }
 
 /**
