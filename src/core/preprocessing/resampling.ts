@@ -481,4 +481,3 @@ export function resampleProbabilities(
   return resampleDataToShape(logits, channels, shape, newShape, currentSpacing, newSpacing, { order: 1, orderZ: 0, ...opts });
 }
 
-export { minMax };

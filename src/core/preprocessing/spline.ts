@@ -102,6 +102,8 @@ export interface AxisTaps {
  * nIn + 2 * pad and are clamped into it.
  */
 export function zoomTaps(nIn: number, nOut: number, order: number, pad: number): AxisTaps {
+  // (also the taps of nnU-Net's out-of-plane map_coordinates(order_z, mode='nearest'): its coordinates
+  // (nIn / nOut) * (k + 0.5) - 0.5 are the same expression)
   const nTap = order + 1;
   const len = nIn + 2 * pad;
   const idx = new Int32Array(nOut * nTap);
@@ -126,12 +128,6 @@ export function zoomTaps(nIn: number, nOut: number, order: number, pad: number):
   }
   return { nTap, idx, w };
 }
-
-/**
- * Taps of map_coordinates(order, mode='nearest') at the coordinates nnU-Net uses for its out-of-plane pass
- * (scale = nIn / nOut; c = scale * (k + 0.5) - 0.5): numerically the same expression as zoomTaps.
- */
-export const mapCoordinatesTaps = zoomTaps;
 
 /**
  * In-place B-spline prefilter of `rows` interleaved lines: element i of column j is c[off + i * stride + j] for
@@ -210,7 +206,7 @@ export function prefilterLine(c: Float64Array, len: number, order: number): void
 
 type FloatArray = Float32Array | Float64Array;
 
-/** Bytes of scratch per plane-mode chunk: small enough to stay in L2. */
+/** Doubles of scratch per plane-mode chunk (1 MiB): small enough to stay in L2. */
 const CHUNK_DOUBLES = 1 << 17;
 
 /**
