@@ -9,6 +9,7 @@ import { readImageFile } from '../../core/io/index.ts';
 import { pyJsonParse } from '../../core/evaluation/pyjson.ts';
 import { NUM_FOREGROUND_VOXELS_FOR_INTENSITY_STATS } from '../../core/planning/fingerprint.ts';
 import { planRawDataset } from '../../core/planning/planDataset.ts';
+import { explainConfiguration, explainFingerprint } from '../../core/planning/explain.ts';
 import type { Plans } from '../../core/planning/plans.ts';
 import { nodeDatasetFiles } from '../../node/fsDataset.ts';
 import { parseArgs, requireFlag, stderrProgress } from '../args.ts';
@@ -90,10 +91,8 @@ export async function run(args: string[]): Promise<number> {
   const outSplits = path.join(outDir, 'splits_final.json');
   if (fs.existsSync(rawSplits)) fs.copyFileSync(rawSplits, outSplits);
   else if (!fs.existsSync(outSplits) && planned.splitsJson) write('splits_final.json', planned.splitsJson);
-  for (const [name, c] of Object.entries(plans.configurations)) {
-    if (!c.patch_size) continue;
-    process.stderr.write(`plan: ${name}: patch ${c.patch_size.join('x')}, batch ${c.batch_size}, spacing ${c.spacing.map((s) => +s.toFixed(4)).join('x')}\n`);
-  }
+  process.stderr.write(`plan: ${explainFingerprint(planned.fingerprint)}\n`);
+  for (const name of Object.keys(plans.configurations)) process.stderr.write(`plan: ${explainConfiguration(plans, name)}\n`);
   process.stderr.write(`plan: wrote ${outDir}\n`);
   return 0;
 }
