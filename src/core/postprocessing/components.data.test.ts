@@ -18,7 +18,8 @@ describeWithData('labelComponents vs scipy on shared/data label maps', () => {
         for (let i = 0; i < mask.length; i++) mask[i] = v === null ? (img.data[i] > 0 ? 1 : 0) : img.data[i] === v ? 1 : 0;
         expect(mask.reduce((a, b) => a + b, 0)).toBe(rec.foreground);
         checkAgainst(mask, entry.shape, 'full', rec.full);
-        checkAgainst(mask, entry.shape, 'face', rec.face);
+        // face connectivity is covered by the smaller maps; skip it on the 16.7 M-voxel one to keep CI fast
+        if (mask.length < 4_000_000) checkAgainst(mask, entry.shape, 'face', rec.face);
       }
     });
   }
