@@ -20,6 +20,14 @@ describe('plain-language plans', () => {
     expect(explainConfiguration(plans, '2d')).toContain('2D U-Net on single slices');
     expect(explainFingerprint(c.fingerprint)).toContain('5 training cases; median spacing 1 × 1 × 1 mm, median size after cropping 36 × 50 × 35 voxels');
   });
+  it('incomplete or broken configurations are described, not thrown', () => {
+    const c = ref.cases.find((x: { name: string }) => x.name === 'Dataset908_HippocampusMSD260');
+    const plans = planExperiment(c.fingerprint, c.dataset_json);
+    plans.configurations.bad = { inherits_from: 'nope' } as never;
+    plans.configurations.partial = { batch_size: 3 } as never;
+    expect(explainConfiguration(plans, 'bad')).toMatch(/^bad: .*no configuration 'nope'/);
+    expect(explainConfiguration(plans, 'partial')).toMatch(/incomplete configuration/);
+  });
   it('anisotropic kernels and the cascade are named', () => {
     const c = ref.cases.find((x: { name: string }) => x.name === 'Dataset902_LiverCTLike');
     const plans = planExperiment(c.fingerprint, c.dataset_json);

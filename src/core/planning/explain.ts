@@ -16,7 +16,14 @@ const NORM_WORDS: Record<string, string> = {
 
 /** One paragraph per configuration, e.g. for a plans table with a "what does this mean" column. */
 export function explainConfiguration(plans: Plans, name: string): string {
-  const c: ConfigurationPlans = resolveConfiguration(plans, name);
+  let c: ConfigurationPlans;
+  try {
+    c = resolveConfiguration(plans, name);
+  } catch (e) {
+    return `${name}: ${(e as Error).message}`;
+  }
+  if (!Array.isArray(c.patch_size) || !Array.isArray(c.spacing) || !Array.isArray(c.median_image_size_in_voxels))
+    return `${name}: incomplete configuration (no patch_size, spacing or median_image_size_in_voxels)`;
   const is3d = c.patch_size.length === 3;
   const a = c.architecture?.arch_kwargs;
   const parts: string[] = [];
