@@ -52,20 +52,46 @@ export function numpySumFloat32(a: ArrayLike<number>, off = 0, n = a.length - of
   return out;
 }
 
-/** np.mean and np.std (ddof 0) of a contiguous float32 array, as numpy 1.x computes them. */
-export function numpyMeanStdFloat32(a: Float32Array): { mean: number; std: number } {
-  const n = a.length;
+const BUFSIZE = 8192;
+
+/**
+ * np.mean and np.std (ddof 0) of a float32 array, as numpy 1.x computes them; with `mask`, of x[mask >= 0] (numpy's
+ * image[seg >= 0] gather). Streams through 8192-element buffers exactly like numpy's reduction does, so no copy of the
+ * data is made.
+ */
+export function numpyMeanStdFloat32(a: Float32Array, mask?: ArrayLike<number>): { mean: number; std: number } {
+  const buf = new Float32Array(BUFSIZE);
+  // visits the selected values in order, one full buffer at a time
+  const forEachBuffer = (fill: (v: number) => number, sink: (len: number) => void): number => {
+    let len = 0;
+    let count = 0;
+    for (let i = 0; i < a.length; i++) {
+      if (mask && !(mask[i] >= 0)) continue;
+      buf[len++] = fill(a[i]);
+      count++;
+      if (len === BUFSIZE) {
+        sink(len);
+        len = 0;
+      }
+    }
+    if (len > 0) sink(len);
+    return count;
+  };
+  let sum = 0;
+  const n = forEachBuffer((v) => v, (len) => (sum = f32(sum + pairwise(buf, 0, len))));
   if (n === 0) return { mean: NaN, std: NaN };
-  const sum = numpySumFloat32(a);
   const mean = f32(sum / n);
-  // _var: mean kept as a float32 array divided by the float32 count
+  // _var: the mean is kept as a float32 array divided by the float32 count
   const arrmean = f32(sum / f32(n));
-  const sq = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const d = f32(a[i] - arrmean);
-    sq[i] = d * d;
-  }
-  const variance = f32(numpySumFloat32(sq) / n);
+  let sq = 0;
+  forEachBuffer(
+    (v) => {
+      const d = f32(v - arrmean);
+      return d * d;
+    },
+    (len) => (sq = f32(sq + pairwise(buf, 0, len))),
+  );
+  const variance = f32(sq / n);
   return { mean, std: f32(Math.sqrt(variance)) };
 }
 
@@ -116,11 +142,7 @@ export function normalizeChannel(x: Float32Array, scheme: NormalizationScheme | 
         if (!seg || seg.length !== x.length) {
           throw new SegStudioError('normalization', 'use_mask_for_norm is set but no segmentation/nonzero mask of matching size was given', file);
         }
-        let count = 0;
-        for (let i = 0; i < x.length; i++) if (seg[i] >= 0) count++;
-        const vals = new Float32Array(count);
-        for (let i = 0, q = 0; i < x.length; i++) if (seg[i] >= 0) vals[q++] = x[i];
-        const { mean, std } = numpyMeanStdFloat32(vals);
+        const { mean, std } = numpyMeanStdFloat32(x, seg);
         const div = std >= EPS ? std : f32(EPS);
         for (let i = 0; i < x.length; i++) if (seg[i] >= 0) x[i] = f32(f32(x[i] - mean) / div);
       } else {
