@@ -348,7 +348,14 @@ export class WebGpuBackend implements Backend {
     const dw = this.alloc(wShape);
     if (this.paddedConv) {
       const xp = this.padInput(this.t(x), g);
-      this.run(conv.convBackwardWeightsPaddedKernel(g, this.convTM), [this.t(dy), xp, dw]);
+      const splits = conv.dwSplits(g, this.convTM);
+      if (splits === 1) this.run(conv.convBackwardWeightsPaddedKernel(g, this.convTM, 1), [this.t(dy), xp, dw]);
+      else {
+        const part = this.alloc([splits * dw.size]);
+        this.run(conv.convBackwardWeightsPaddedKernel(g, this.convTM, splits), [this.t(dy), xp, part]);
+        this.run(conv.splitSumKernel(dw.size, splits), [part, dw]);
+        this.free(part);
+      }
       this.free(xp);
     } else this.run(conv.convBackwardWeightsKernel(g), [this.t(dy), this.t(x), dw]);
     return dw;

@@ -307,45 +307,75 @@ ${js.map((j) => `    if (ow0 + ${i(j)} < ${i(d.OW)}) { Y[yb + ${i(m * d.OSP + j)
   return { code, items };
 }
 
-/** dw with X zero-padded to paddedDims(g) (no bounds checks). Bindings DY, X, DW. */
-export function convBackwardWeightsPaddedKernel(g: Geom3, TM = CONV_TM): Kernel {
+/**
+ * dw with X zero-padded to paddedDims(g) (no bounds checks). Bindings DY, X, DW.
+ * Split-K: with `splits` > 1 the N·OD rows are divided among `splits` groups of invocations, each writing
+ * its own partial dw at DW[split · |w| + …] (sum them with splitSumKernel), so small layers still spread
+ * over enough invocations.
+ */
+export function convBackwardWeightsPaddedKernel(g: Geom3, TM = CONV_TM, splits = 1): Kernel {
   const d = dims(g);
   const [XD, XH, XW] = paddedDims(g);
   const COT = Math.ceil(g.cout / TM);
-  const items = COT * g.cin * d.KD * d.KH;
+  const per = COT * g.cin * d.KD * d.KH;
+  const items = per * splits;
+  const rows = g.n * d.OD;
+  const len = Math.ceil(rows / splits);
+  const wsize = g.cout * g.cin * d.KSP;
   const ms = range(TM), ks = range(d.KW);
   const code = `${header([['DY', 'read'], ['X', 'read'], ['DW', 'read_write']])}
 ${entry(items)}
-  var r = idx;
+  let split = idx / ${i(per)};
+  var r = idx % ${i(per)};
   let kh = r % ${i(d.KH)}; r = r / ${i(d.KH)};
   let kd = r % ${i(d.KD)}; r = r / ${i(d.KD)};
   let ci = r % ${i(g.cin)};
   let co0 = (r / ${i(g.cin)}) * ${i(TM)};
 ${ms.map((m) => `  let cc${m} = min(co0 + ${i(m)}, ${i(g.cout - 1)}) * ${i(d.OSP)};`).join('\n')}
 ${ms.map((m) => ks.map((k) => `  var a${m}_${k} = 0.0;`).join(' ')).join('\n')}
-  for (var n = 0i; n < ${i(g.n)}; n++) {
-    let xb = ((n * ${i(g.cin)} + ci) * ${i(XD)} + kd * ${i(d.DD)}) * ${i(XH * XW)} + kh * ${i(d.DH * XW)};
-    let db = n * ${i(g.cout * d.OSP)};
-    for (var od = 0i; od < ${i(d.OD)}; od++) {
-      for (var oh = 0i; oh < ${i(d.OH)}; oh++) {
-        let rb = xb + (od * ${i(d.SD * XH)} + oh * ${i(d.SH)}) * ${i(XW)};
-        let ob = db + (od * ${i(d.OH)} + oh) * ${i(d.OW)};
-        for (var ow = 0i; ow < ${i(d.OW)}; ow++) {
-          let p = rb + ow * ${i(d.SW)};
-${ks.map((k) => `          let x${k} = X[p + ${i(k * d.DW)}];`).join('\n')}
-${ms.map((m) => `          let g${m} = DY[ob + cc${m} + ow];\n` + ks.map((k) => `          a${m}_${k} += g${m} * x${k};`).join('\n')).join('\n')}
-        }
+  let rlo = split * ${i(len)};
+  let rhi = min(rlo + ${i(len)}, ${i(rows)});
+  for (var row = rlo; row < rhi; row++) {
+    let n = row / ${i(d.OD)};
+    let od = row % ${i(d.OD)};
+    let xb = ((n * ${i(g.cin)} + ci) * ${i(XD)} + kd * ${i(d.DD)} + od * ${i(d.SD)}) * ${i(XH * XW)} + kh * ${i(d.DH * XW)};
+    let db = n * ${i(g.cout * d.OSP)} + od * ${i(d.OH * d.OW)};
+    for (var oh = 0i; oh < ${i(d.OH)}; oh++) {
+      let rb = xb + oh * ${i(d.SH * XW)};
+      let ob = db + oh * ${i(d.OW)};
+      for (var ow = 0i; ow < ${i(d.OW)}; ow++) {
+        let p = rb + ow * ${i(d.SW)};
+${ks.map((k) => `        let x${k} = X[p + ${i(k * d.DW)}];`).join('\n')}
+${ms.map((m) => `        let g${m} = DY[ob + cc${m} + ow];\n` + ks.map((k) => `        a${m}_${k} += g${m} * x${k};`).join('\n')).join('\n')}
       }
     }
   }
-  let wb = ci * ${i(d.KSP)} + (kd * ${i(d.KH)} + kh) * ${i(d.KW)};
+  let wb = split * ${i(wsize)} + ci * ${i(d.KSP)} + (kd * ${i(d.KH)} + kh) * ${i(d.KW)};
 ${ms
   .map(
     (m) => `  if (co0 + ${i(m)} < ${i(g.cout)}) {
-${ks.map((k) => `    DW[(co0 + ${i(m)}) * ${i(g.cin * d.KSP)} + wb + ${i(k)}] = a${m}_${k};`).join('\n')}
+${ks.map((k) => `    DW[wb + (co0 + ${i(m)}) * ${i(g.cin * d.KSP)} + ${i(k)}] = a${m}_${k};`).join('\n')}
   }`,
   )
   .join('\n')}
 }`;
   return { code, items };
+}
+
+/** How many split-K groups the weight gradient of `g` uses: enough invocations to fill a device (≥ 4096). */
+export function dwSplits(g: Geom3, TM = CONV_TM): number {
+  const per = Math.ceil(g.cout / TM) * g.cin * g.k[0] * g.k[1];
+  const rows = g.n * g.out[0];
+  return Math.max(1, Math.min(rows, Math.floor(4096 / per), 64));
+}
+
+/** OUT[i] = Σ_s P[s·size + i]. Bindings P, OUT. */
+export function splitSumKernel(size: number, splits: number): Kernel {
+  const code = `${header([['P', 'read'], ['OUT', 'read_write']])}
+${entry(size)}
+  var s = 0.0;
+  for (var k = 0i; k < ${i(splits)}; k++) { s += P[k * ${i(size)} + idx]; }
+  OUT[idx] = s;
+}`;
+  return { code, items: size };
 }
