@@ -52,3 +52,13 @@ export class NodeTrainerFiles implements TrainerStorage {
     await fs.promises.rm(this.file(name), { force: true });
   }
 }
+
+/** Writes bundle files (name → bytes, names may contain '/') under `dir`. */
+export function writeBundleFolder(dir: string, files: Map<string, Uint8Array>): void {
+  for (const [name, bytes] of files) {
+    const f = path.join(dir, name);
+    if (!path.resolve(f).startsWith(path.resolve(dir) + path.sep)) throw new SegStudioError('bundle', `file name escapes the bundle folder: ${name}`, dir);
+    fs.mkdirSync(path.dirname(f), { recursive: true });
+    fs.writeFileSync(f, bytes);
+  }
+}

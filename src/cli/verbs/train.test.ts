@@ -1,0 +1,120 @@
+// `segstudio train` and `segstudio export` end to end on 5 real hippocampus cases (symlinked into a temporary
+// raw dataset; nothing is copied into the repository): nnU-Net's results layout, files that parse, a bundle that
+// loads, the validation summary.json, and a process killed with SIGKILL mid-run that --resume continues.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, expect, it } from 'vitest';
+import { dataPath, describeWithData, repoRoot } from '../../../test/sharedData.ts';
+import { loadBundle, unzipBundle } from '../../core/inference/bundle.ts';
+import { parseSummaryJson } from '../../core/evaluation/metrics.ts';
+import { readImageFile } from '../../core/io/index.ts';
+import { NodeTrainerFiles } from '../../node/trainerFiles.ts';
+import { loadCheckpoint } from '../../training/trainer/checkpoint.ts';
+import { tinyPlans } from '../../training/trainer/testing.ts';
+import { run as train } from './train.ts';
+import { run as exportBundle } from './export.ts';
+
+const CASES = ['hippocampus_003', 'hippocampus_006', 'hippocampus_007', 'hippocampus_008', 'hippocampus_011'];
+
+function readFolder(dir: string): Map<string, Uint8Array> {
+  return new Map(fs.readdirSync(dir).map((n) => [n, new Uint8Array(fs.readFileSync(path.join(dir, n)))]));
+}
+
+describeWithData('segstudio train / export (real hippocampus cases)', () => {
+  let tmp = '';
+  let dsDir = '';
+  let plansFile = '';
+  beforeAll(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'segstudio-train-'));
+    dsDir = path.join(tmp, 'Dataset004_Hippocampus');
+    fs.mkdirSync(path.join(dsDir, 'imagesTr'), { recursive: true });
+    fs.mkdirSync(path.join(dsDir, 'labelsTr'), { recursive: true });
+    const src = dataPath('Dataset004_Hippocampus');
+    const ds = JSON.parse(fs.readFileSync(path.join(src, 'dataset.json'), 'utf8'));
+    fs.writeFileSync(path.join(dsDir, 'dataset.json'), JSON.stringify({ ...ds, numTraining: CASES.length }));
+    for (const c of CASES) {
+      fs.symlinkSync(path.join(src, 'imagesTr', `${c}_0000.nii.gz`), path.join(dsDir, 'imagesTr', `${c}_0000.nii.gz`));
+      fs.symlinkSync(path.join(src, 'labelsTr', `${c}.nii.gz`), path.join(dsDir, 'labelsTr', `${c}.nii.gz`));
+    }
+    // a tiny 2D configuration (the real plans' 3d_fullres network is far too slow for the CPU reference backend)
+    const plans = tinyPlans({ features: [4, 8], kernel: [3, 3], strides: [[1, 1], [2, 2]], patch: [32, 24], batchSize: 2 }, '2d');
+    plans.dataset_name = 'Dataset004_Hippocampus';
+    plansFile = path.join(tmp, 'tiny_plans.json');
+    fs.writeFileSync(plansFile, JSON.stringify(plans));
+  });
+
+  it('trains fold 0 and writes nnU-Net-like results that parse', async () => {
+    const out = path.join(tmp, 'results');
+    const code = await train([dsDir, '-c', '2d', '-f', '0', '-o', out, '--plans', plansFile, '--epochs', '2', '--iterations', '2', '--val-iterations', '1', '--backend', 'cpu']);
+    expect(code).toBe(0);
+    const base = path.join(out, 'Dataset004_Hippocampus', 'nnUNetTrainer__nnUNetPlans__2d');
+    const fold = path.join(base, 'fold_0');
+    for (const f of ['plans.json', 'dataset.json']) expect(fs.existsSync(path.join(base, f))).toBe(true);
+    const splits = JSON.parse(fs.readFileSync(path.join(out, 'Dataset004_Hippocampus', 'splits_final.json'), 'utf8'));
+    expect(splits.length).toBe(5);
+    expect(splits[0].val.length).toBe(1);
+    // checkpoints: final and best (latest removed at the end, as nnU-Net)
+    const st = new NodeTrainerFiles(fold);
+    const final = await loadCheckpoint(st, 'final');
+    expect(final.meta.current_epoch).toBe(2);
+    expect(final.meta.fold).toBe(0);
+    expect(final.meta.logging.train_losses.length).toBe(2);
+    expect(await st.exists('checkpoint_best.json')).toBe(true);
+    expect(await st.exists('checkpoint_latest.json')).toBe(false);
+    expect(fs.readFileSync(path.join(fold, 'progress.svg'), 'utf8')).toMatch(/^<svg[\s\S]*loss_tr[\s\S]*<\/svg>\n$/);
+    expect(fs.readFileSync(path.join(fold, 'training_log.txt'), 'utf8')).toMatch(/Epoch 1[\s\S]*Training done\./);
+    const debug = JSON.parse(fs.readFileSync(path.join(fold, 'debug.json'), 'utf8'));
+    expect(debug.val_cases).toEqual(splits[0].val);
+    expect(debug.backend).toBe('cpu-float32');
+    // the validation: one prediction on the original grid + summary.json
+    const valCase = splits[0].val[0];
+    const summary = parseSummaryJson(fs.readFileSync(path.join(fold, 'validation', 'summary.json'), 'utf8'));
+    expect(summary.metric_per_case.length).toBe(1);
+    expect(Object.keys(summary.mean).sort()).toEqual(['1', '2']);
+    const pred = readImageFile(new Uint8Array(fs.readFileSync(path.join(fold, 'validation', `${valCase}.nii.gz`))), 'pred.nii.gz');
+    const ref = readImageFile(new Uint8Array(fs.readFileSync(dataPath('Dataset004_Hippocampus', 'labelsTr', `${valCase}.nii.gz`))), 'ref.nii.gz');
+    expect(pred.shape).toEqual(ref.shape);
+    // the bundle loads through the inference side's validation (manifest sha256, plans, ONNX)
+    const bundle = await loadBundle(readFolder(path.join(fold, 'bundle')), 'bundle');
+    expect(bundle.folds).toEqual([0]);
+    expect(bundle.configuration).toBe('2d');
+
+    // export: configuration folder → zip
+    const zip = path.join(tmp, 'model.zip');
+    expect(await exportBundle([base, '-o', zip])).toBe(0);
+    const b2 = await loadBundle(unzipBundle(new Uint8Array(fs.readFileSync(zip)), zip), zip);
+    expect(b2.folds).toEqual([0]);
+    expect(Array.from(b2.networks[0].bytes)).toEqual(Array.from(bundle.networks[0].bytes));
+    await expect(exportBundle([path.join(tmp, 'nope'), '-o', zip])).rejects.toThrow(/nope: folder not found/);
+  }, 240_000);
+
+  it('a training process killed (SIGKILL) after checkpoint_latest resumes with --resume at the next epoch', async () => {
+    const out = path.join(tmp, 'results_kill');
+    const fold = path.join(out, 'Dataset004_Hippocampus', 'nnUNetTrainer__nnUNetPlans__2d', 'fold_1');
+    const args = [dsDir, '-c', '2d', '-f', '1', '-o', out, '--plans', plansFile, '--epochs', '3', '--iterations', '2', '--val-iterations', '1', '--backend', 'cpu', '--no-validation'];
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin/segstudio.mjs'), 'train', ...args], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    // wait for the first checkpoint_latest, then kill the process without warning
+    const t0 = Date.now();
+    while (!fs.existsSync(path.join(fold, 'checkpoint_latest.json'))) {
+      if (child.exitCode !== null || Date.now() - t0 > 180_000) throw new Error(`no checkpoint_latest appeared: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGKILL');
+    await exited;
+    const killedAt = (await loadCheckpoint(new NodeTrainerFiles(fold), 'latest')).meta.current_epoch;
+    expect(killedAt).toBeGreaterThanOrEqual(1);
+    expect(fs.existsSync(path.join(fold, 'checkpoint_final.json'))).toBe(false);
+    expect(await train([...args, '--resume'])).toBe(0);
+    const final = await loadCheckpoint(new NodeTrainerFiles(fold), 'final');
+    expect(final.meta.current_epoch).toBe(3);
+    expect(final.meta.logging.lrs.length).toBe(3);
+    expect(final.meta.optimizer.step).toBe(6);
+    const text = fs.readFileSync(path.join(fold, 'training_log.txt'), 'utf8');
+    expect(text).toContain(`Resuming from checkpoint_latest at epoch ${killedAt}`);
+  }, 240_000);
+});
