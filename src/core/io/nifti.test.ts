@@ -158,6 +158,18 @@ describe('writing', () => {
     expect(le.affine).toEqual(be.affine);
     expect(Array.from(le.raw)).toEqual(Array.from(be.raw));
   });
+  it('a header that went through JSON (app state) still writes the same file', () => {
+    const viaJson = JSON.parse(JSON.stringify(src.header));
+    const a = writeNifti(src.header, src.raw, { fileName: 'a.nii' });
+    const b = writeNifti(viaJson, src.raw, { fileName: 'b.nii' });
+    expect(b).toEqual(a);
+    expect(readNifti(b, 'b.nii').header.extensions).toEqual(src.header.extensions);
+  });
+  it('dimensions beyond NIfTI-1 limits are refused', () => {
+    const h = createNiftiHeader({ dims: [2, 2, 2], spacingXYZ: [1, 1, 1], datatype: 'uint8' });
+    const e = thrown(() => writeNifti(h, new Uint8Array(40000), { fileName: 'w.nii', dims: [40000, 1, 1] }));
+    expect(e.message).toMatch(/do not fit a NIfTI-1 header/);
+  });
   it('a PNG-derived grid written as NIfTI gets a fresh header from spacing', () => {
     const labels = Uint8Array.from({ length: 6 }, (_, i) => i);
     const out = writeSegmentation({ data: labels, shape: [1, 2, 3] }, { format: 'png', spacing: [999, 1, 1] }, 'p.nii.gz');

@@ -321,6 +321,13 @@ export function writeNifti(header: NiftiHeader, data: TypedArray, opts: WriteNif
       fileName,
     );
   }
+  if (header.version === 1 && dims.some((v) => v > 32767)) {
+    throw new SegStudioError(
+      'bad-argument',
+      `dimensions ${dims.join('x')} do not fit a NIfTI-1 header (max 32767 per axis); use a NIfTI-2 source header`,
+      fileName,
+    );
+  }
   const dim = [dims.length, ...dims];
   while (dim.length < 8) dim.push(1);
   const pixdim = header.pixdim.slice();
@@ -340,7 +347,9 @@ export function writeNifti(header: NiftiHeader, data: TypedArray, opts: WriteNif
     calMax: 0,
     glmax: 0,
     glmin: 0,
-    extensions: header.extensions.map((e) => ({ code: e.code, data: e.data })),
+    // headers that went through JSON (e.g. saved app state) carry plain arrays/objects instead of Uint8Arrays
+    extensions: (header.extensions ?? []).map((e) => ({ code: e.code, data: asBytes(e.data) })),
+    analyzeBytes: header.analyzeBytes ? asBytes(header.analyzeBytes) : undefined,
   };
   const head = serializeNiftiHeader(h);
   const body = toStoredBytes(data, info, fileName);
@@ -355,6 +364,13 @@ export function writeNifti(header: NiftiHeader, data: TypedArray, opts: WriteNif
     if (z.length < out.length / 2) return z;
   }
   return gzip(out, opts.compressionLevel ?? 1);
+}
+
+function asBytes(x: unknown): Uint8Array {
+  if (x instanceof Uint8Array) return x;
+  if (Array.isArray(x)) return Uint8Array.from(x as number[]);
+  if (x && typeof x === 'object') return Uint8Array.from(Object.values(x as Record<string, number>));
+  return new Uint8Array(0);
 }
 
 /** gzip of an uncompressed single-file NIfTI with the run encoder, rows = dim[1] voxels of the file's datatype. */
