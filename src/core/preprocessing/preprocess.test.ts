@@ -174,6 +174,7 @@ describe('2D configuration on a real EM PNG region (spacing 999, 2-entry target 
     };
     const img = loadArray(c2.image);
     const lab = loadArray(c2.label);
+    const untouched = img.data.slice();
     const pre = preprocessCase(
       { data: img.data as Float32Array, shape: [1, ...img.shape], properties: { format: 'png', spacing: c2.spacing } },
       plans,
@@ -181,6 +182,8 @@ describe('2D configuration on a real EM PNG region (spacing 999, 2-entry target 
       { data: lab.data as Uint8Array, shape: lab.shape },
     );
     expect(pre.shape).toEqual([1, ...c2.new_shape]);
+    // the caller's image is not modified (identity transpose, normalization works on the cropped copy)
+    expect(img.data.every((v, i) => v === untouched[i])).toBe(true);
     expect(pre.properties.spacing_after_resampling).toEqual([999, ...c2.config_spacing]);
     expect(pre.properties.bbox_used_for_cropping).toEqual(c2.bbox);
     const exp = loadFloat(c2.data);

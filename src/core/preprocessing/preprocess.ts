@@ -104,10 +104,12 @@ export function preprocessCase(
   };
   step(0, 'transpose');
   // transpose (data, seg, spacing)
-  const tImage = transposeImage({ ...image, data: image.data }, tf);
+  // (cropping copies, so an identity transpose needs no copy of its own; the input is never modified)
+  const identityTf = tf.every((a, i) => a === i);
+  const tImage = identityTf ? image : transposeImage(image, tf);
   let tSeg: LabelMap | undefined;
   if (seg) {
-    const t = transposeArray(seg.data, 1, seg.shape, tf);
+    const t = identityTf ? seg : transposeArray(seg.data, 1, seg.shape, tf);
     tSeg = { data: t.data, shape: t.shape };
   }
   const originalSpacing = permute(image.properties.spacing, tf);
