@@ -8,6 +8,7 @@ import { makePhantom } from '../src/core/demo/phantom.ts';
 import { encodeNifti1 } from '../src/core/demo/nifti1.ts';
 import { removeAllButLargestComponent } from '../src/core/postprocessing/components.ts';
 import type { NetworkRunner } from '../src/core/inference/runner.ts';
+import { OnnxGraphBuilder } from '../src/core/inference/onnx/index.ts';
 import {
   createOrtWebRunner,
   gpuIsLost,
@@ -28,6 +29,7 @@ import {
   type AppModel,
 } from '../src/app/runtime/pipeline.ts';
 import type {
+  DeviceChoice,
   DownloadFile,
   LabelStat,
   LoadedImage,
@@ -43,7 +45,7 @@ interface WorkerState {
   imageName: string;
   isDemo: boolean;
   model: AppModel | null;
-  runners: Map<string, NetworkRunner>;
+  runners: Map<string, Promise<NetworkRunner>>;
   probabilities: { data: Float32Array; channels: number } | null;
   cancelFlag: Int32Array | null;
   cancelled: boolean;
@@ -117,24 +119,70 @@ function imageInfoOf(image: Image, name: string, files: string[], isDemo: boolea
 async function disposeRunners(): Promise<void> {
   const rs = [...S.runners.values()];
   S.runners.clear();
-  await Promise.allSettled(rs.map((r) => r.dispose()));
+  await Promise.allSettled(rs.map(async (p) => (await p).dispose()));
 }
 
+/** One runner per fold and device, created once (concurrent callers share the same session). */
 async function runnersFor(device: WebDevice, folds: number[]): Promise<NetworkRunner[]> {
   const model = S.model!;
-  const out: NetworkRunner[] = [];
-  for (const f of folds) {
-    const key = `${device}:${f}`;
-    let r = S.runners.get(key);
-    if (!r) {
-      const w = model.weights.get(f);
-      if (!w) throw new SegStudioError('model-fold', `the model has no fold ${f}`, model.info.name);
-      r = await createOrtWebRunner(w.bytes, { device, fileName: w.fileName });
-      S.runners.set(key, r);
-    }
-    out.push(r);
+  return Promise.all(
+    folds.map((f) => {
+      const key = `${device}:${f}`;
+      let r = S.runners.get(key);
+      if (!r) {
+        const w = model.weights.get(f);
+        if (!w) throw new SegStudioError('model-fold', `the model has no fold ${f}`, model.info.name);
+        r = createOrtWebRunner(w.bytes, { device, fileName: w.fileName });
+        r.catch(() => S.runners.delete(key));
+        S.runners.set(key, r);
+      }
+      return r;
+    }),
+  );
+}
+
+/** Which device a choice runs on now, and why not WebGPU when it does not. */
+async function resolveDevice(choice: DeviceChoice): Promise<{ device: WebDevice; reason: string | null }> {
+  if (choice === 'wasm') return { device: 'wasm', reason: null };
+  if (!S.probe) S.probe = await probeWebGpu();
+  if (gpuIsLost()) return { device: 'wasm', reason: `the WebGPU device was lost (${gpuLostReason ?? 'unknown'})` };
+  if (!S.probe.adapter) return { device: 'wasm', reason: S.probe.reason ?? 'no WebGPU adapter' };
+  if (choice === 'auto' && S.probe.isFallback) {
+    // a software adapter (e.g. SwiftShader) runs ORT's WebGPU kernels far slower than WASM
+    return { device: 'wasm', reason: `${S.probe.adapter} is a software WebGPU adapter, slower than WASM here (choose WebGPU to force it)` };
   }
-  return out;
+  return { device: 'webgpu', reason: null };
+}
+
+/**
+ * Loads onnxruntime-web for the device `choice` resolves to and instantiates its WASM (a session on a
+ * one-node model) while the page is still loading the image and the model: the WASM compile is the
+ * largest part of a cold start.
+ */
+async function warmRuntime(choice: DeviceChoice): Promise<void> {
+  try {
+    const { device } = await resolveDevice(choice);
+    if (device === 'webgpu') await ensureGpu();
+    const b = new OnnxGraphBuilder('warmup');
+    const x = b.addInput('x', [1]);
+    b.addOutput(b.identity(x), [1], 'float32', 'y');
+    const r = await createOrtWebRunner(b.toBytes(), { device, fileName: 'warmup.onnx' });
+    await r.dispose();
+  } catch {
+    /* the real session creation reports any problem */
+  }
+}
+
+/** Starts ORT (WASM compile / GPU device) and the model's sessions in the background: the first Segment is then fast. */
+function prewarm(choice: DeviceChoice): void {
+  if (!S.model) return;
+  const folds = S.model.info.folds;
+  void resolveDevice(choice)
+    .then(async ({ device }) => {
+      if (device === 'webgpu') await ensureGpu();
+      await runnersFor(device, folds);
+    })
+    .catch(() => undefined);
 }
 
 function deviceLabel(device: WebDevice, adapter: string | null): string {
@@ -142,9 +190,10 @@ function deviceLabel(device: WebDevice, adapter: string | null): string {
 }
 
 const api = {
-  async init(cancelBuffer?: SharedArrayBuffer): Promise<RuntimeInfo> {
+  async init(cancelBuffer?: SharedArrayBuffer, warmChoice?: DeviceChoice): Promise<RuntimeInfo> {
     if (cancelBuffer) S.cancelFlag = new Int32Array(cancelBuffer);
     S.probe = await probeWebGpu();
+    if (warmChoice) void warmRuntime(warmChoice);
     return {
       webgpuAdapter: S.probe.adapter,
       webgpuReason: S.probe.reason,
@@ -235,6 +284,11 @@ const api = {
     S.cancelled = true;
   },
 
+  /** Prepares the runtime and sessions for `choice` in the background (called when a model is loaded). */
+  prewarm(choice: DeviceChoice): void {
+    prewarm(choice);
+  },
+
   async segment(opts: SegmentOptions, onProgress: (p: ProgressEvent) => void): Promise<SegmentResult> {
     const file = S.imageName;
     return guarded(async () => {
@@ -251,18 +305,10 @@ const api = {
       };
       const folds = opts.folds.length ? opts.folds.filter((f) => model.info.folds.includes(f)) : model.info.folds;
       if (folds.length === 0) throw new SegStudioError('model-fold', `none of the folds ${opts.folds.join(', ')} exist in this model`, model.info.name);
-      // device choice: Auto = WebGPU when an adapter exists, else WASM; any WebGPU failure falls back with a reason
-      let device: WebDevice = 'wasm';
-      let fallbackReason: string | null = null;
-      if (opts.device !== 'wasm') {
-        if (!S.probe) S.probe = await probeWebGpu();
-        if (gpuIsLost()) fallbackReason = `the WebGPU device was lost (${gpuLostReason ?? 'unknown'})`;
-        else if (!S.probe.adapter) fallbackReason = S.probe.reason ?? 'no WebGPU adapter';
-        else if (opts.device === 'auto' && S.probe.isFallback) {
-          // a software adapter (e.g. SwiftShader) runs ORT's WebGPU kernels far slower than WASM
-          fallbackReason = `${S.probe.adapter} is a software WebGPU adapter, slower than WASM here (choose WebGPU to force it)`;
-        } else device = 'webgpu';
-      }
+      // device choice: Auto = WebGPU on a hardware adapter, else WASM; any WebGPU failure falls back with a reason
+      const resolved = await resolveDevice(opts.device);
+      let device: WebDevice = resolved.device;
+      let fallbackReason: string | null = resolved.reason;
       let last = 0;
       const progress = (done: number, total: number, stage?: string) => {
         const now = performance.now();
@@ -295,9 +341,10 @@ const api = {
         const msg = e instanceof Error ? e.message : String(e);
         if (isSegStudioError(e) && e.code === 'out-of-memory' && !gpuIsLost()) throw e;
         fallbackReason = gpuIsLost() ? `the WebGPU device was lost (${gpuLostReason ?? msg})` : `WebGPU failed: ${msg}`;
-        for (const [k, r] of S.runners) if (k.startsWith('webgpu:')) {
+        for (const [k, r] of S.runners) {
+          if (!k.startsWith('webgpu:')) continue;
           S.runners.delete(k);
-          void r.dispose().catch(() => undefined);
+          void r.then((x) => x.dispose()).catch(() => undefined);
         }
         device = 'wasm';
         run = await attempt('wasm');

@@ -3,7 +3,7 @@ import * as Comlink from 'comlink';
 import type { InferenceApi } from '../../workers/inference.worker.ts';
 import { get, pushError, set, setView, store, type AppState, type ResultState } from './store.ts';
 import { viewer } from './viewer.ts';
-import type { DownloadFile, LoadedImage, ProgressEvent, SegmentResult } from './workerApi.ts';
+import type { DeviceChoice, DownloadFile, LoadedImage, ProgressEvent, SegmentResult } from './workerApi.ts';
 
 let worker: Worker | null = null;
 let api: Comlink.Remote<InferenceApi> | null = null;
@@ -43,7 +43,8 @@ export async function init(): Promise<void> {
     cancelFlag = new Int32Array(sab);
   }
   try {
-    const runtime = await w.init(sab);
+    const runtime = await w.init(sab, get().options.device);
+    performance.mark('segstudio:worker-ready');
     set({ runtime });
   } catch (e) {
     reportError(e);
@@ -65,6 +66,7 @@ export async function loadDemoImage(): Promise<void> {
   set({ job: { ...get().job, state: 'loading', stage: 'loading the demo volume' } });
   try {
     await showLoaded(await workerApi().loadDemoImage());
+    performance.mark('segstudio:demo-image-shown');
   } catch (e) {
     reportError(e, 'demo_phantom.nii.gz');
   } finally {
@@ -75,7 +77,9 @@ export async function loadDemoImage(): Promise<void> {
 export async function loadDemoModel(): Promise<boolean> {
   try {
     const model = await workerApi().loadDemoModel();
+    performance.mark('segstudio:demo-model-loaded');
     set({ model, options: { ...get().options, folds: [] } });
+    void workerApi().prewarm(get().options.device);
     syncLabelTable();
     return true;
   } catch (e) {
@@ -126,6 +130,7 @@ export async function loadModelFiles(files: DroppedFile[]): Promise<void> {
   try {
     const model = await workerApi().loadModelFiles(files.map((f) => ({ path: f.path, data: f.file })));
     set({ model, options: { ...get().options, folds: [] } });
+    void workerApi().prewarm(get().options.device);
     syncLabelTable();
   } catch (e) {
     reportError(e, label);
@@ -139,6 +144,7 @@ export async function segment(): Promise<void> {
   if (!s.image || !s.model || s.job.state !== 'idle') return;
   if (cancelFlag) Atomics.store(cancelFlag, 0, 0);
   const startedAt = performance.now();
+  performance.mark('segstudio:segment-start');
   set({ job: { state: 'segmenting', stage: 'starting', done: 0, total: 0, startedAt, lastMs: s.job.lastMs }, notice: null });
   const onProgress = (p: ProgressEvent) => {
     const job = get().job;
@@ -178,11 +184,25 @@ function showResult(result: SegmentResult, key: string): void {
     },
   });
   syncLabelTable();
+  if (get().firstResultMs === null) {
+    // after the viewer has drawn the overlay (next frame)
+    requestAnimationFrame(() =>
+      requestAnimationFrame(() => {
+        performance.mark('segstudio:first-result-drawn');
+        set({ firstResultMs: performance.now() });
+      }),
+    );
+  }
 }
 
 export function selectVariant(key: string): void {
   const r = variants.get(key);
   if (r) showResult(r, key);
+}
+
+export function chooseDevice(device: DeviceChoice): void {
+  set({ options: { ...get().options, device } });
+  if (get().model) void workerApi().prewarm(device);
 }
 
 export function cancel(): void {

@@ -76,6 +76,8 @@ export interface AppState {
   };
   errors: AppError[];
   notice: string | null;
+  /** performance.now() (ms since navigation) when the first segmentation was drawn; for the cold-start benchmark */
+  firstResultMs: number | null;
   dragging: boolean;
 }
 
@@ -102,6 +104,7 @@ export const store = createStore<AppState>(() => ({
   },
   errors: [],
   notice: null,
+  firstResultMs: null,
   dragging: false,
 }));
 

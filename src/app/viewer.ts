@@ -32,7 +32,7 @@ class Viewer {
       isColorbar: false,
       logLevel: 'error',
       loadingText: '',
-      multiplanarShowRender: 2,
+      multiplanarShowRender: 0, // never in multiplanar (the 3D view has its own button): software GL pays for every redraw
       maxDrawUndoBitmaps: 32,
       textHeight: 0.035,
       crosshairWidth: 1,

@@ -1,5 +1,5 @@
 import { useEffect, useState, type ReactNode } from 'react';
-import { cancel, segment } from '../engine.ts';
+import { cancel, chooseDevice, segment } from '../engine.ts';
 import { setOptions, useApp } from '../store.ts';
 import type { DeviceChoice } from '../workerApi.ts';
 import { Panel } from './Panel.tsx';
@@ -57,7 +57,7 @@ export function SegmentPanel(): ReactNode {
           <span>Device</span>
           <select
             value={options.device}
-            onChange={(e) => setOptions({ device: e.target.value as DeviceChoice })}
+            onChange={(e) => chooseDevice(e.target.value as DeviceChoice)}
             disabled={running}
             data-testid="opt-device"
             aria-label="Device"
