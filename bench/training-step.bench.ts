@@ -127,7 +127,9 @@ export async function run(): Promise<Record<string, unknown>> {
   // ---- WebGPU (SwiftShader) ---------------------------------------------------------------------------------
   const { device, adapterInfo } = await getNodeGpuDevice({ disableRobustness: true });
   result.adapter = adapterInfo;
-  const peak = await measureMatmulPeak(device, 512, 512, 512, 4);
+  // the adapter's practical peak: best of several register-tiled matmul runs (before and after the network
+  // runs, since the shared VM's load changes over minutes)
+  const peaks = [await measureMatmulPeak(device, 512, 512, 512, 4), await measureMatmulPeak(device, 512, 512, 512, 8)];
   const gpu = new WebGpuBackend(device);
   const net = new PlainConvUNet(gpu, hippocampusNet);
   const opt = new SGD(gpu, net.params);
@@ -152,6 +154,8 @@ export async function run(): Promise<Record<string, unknown>> {
     gpu.free(out);
     fwdMs.push(performance.now() - t0);
   }
+  peaks.push(await measureMatmulPeak(device, 512, 512, 512, 4), await measureMatmulPeak(device, 512, 512, 512, 8));
+  const peak = Math.max(...peaks);
   const mem = gpu.memoryStats();
   const step = median(stepMs), fwd = median(fwdMs);
   const stepGflops = (flopsSmall.forward + flopsSmall.backward) / step / 1e6;
@@ -169,6 +173,7 @@ export async function run(): Promise<Record<string, unknown>> {
     fullPatchStepMsExtrapolated: Math.round(extrapolatedStepMs),
     fullPatchForwardMsExtrapolated: Math.round(extrapolatedFwdMs),
     matmulPeakGflops: r2(peak),
+    matmulRunsGflops: peaks.map(r2),
     stepFractionOfPeak: r2(stepGflops / peak),
     forwardFractionOfPeak: r2(fwdGflops / peak),
     dispatchesPerStepAndForward: Math.round(gpu.dispatches / (repeats + 1)),
