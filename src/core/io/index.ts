@@ -23,6 +23,7 @@ export {
   sformAffine,
   baseAffine,
   affineSource,
+  axisCodes,
   createNiftiHeader,
   setQformFromAffine,
   detectNiftiVersion,

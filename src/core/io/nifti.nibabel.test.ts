@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dataPath, describeWithData } from '../../../test/sharedData.ts';
-import { dataOffset } from './niftiHeader.ts';
+import { axisCodes, dataOffset } from './niftiHeader.ts';
 import { countNonFinite, niftiSlopeInter, niftiToImage, readNifti, writeNifti, writeSegmentationNifti, type NiftiVolume } from './nifti.ts';
 import {
   expectedDatatype,
@@ -41,6 +41,7 @@ function compareWithNibabel(vol: NiftiVolume, r: NibabelReading, name: string): 
       expect(Math.abs(vol.affine[i][j] - num(r.affine[i][j])), `${name} affine[${i}][${j}]`).toBeLessThan(1e-5);
     }
   }
+  expect(axisCodes(vol.affine), `${name} axis codes`).toBe(r.axcodes);
   const img = niftiToImage(vol, name);
   const nSpatial = img.shape.slice(1).reduce((a, b) => a * b, 1);
   expect(img.shape.slice(1), name).toEqual([r.shape[2] ?? 1, r.shape[1] ?? 1, r.shape[0]]);

@@ -5,6 +5,7 @@ import { gunzipSync, gzipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { isSegStudioError } from '../errors.ts';
 import {
+  axisCodes,
   caseIdFromFileName,
   countNonFinite,
   createNiftiHeader,
@@ -212,6 +213,20 @@ describe('createNiftiHeader: the quaternion reproduces the affine', () => {
       });
     }
   }
+});
+
+describe('axisCodes', () => {
+  const aff = (m: number[][]) => [...m.map((r) => [...r, 0]), [0, 0, 0, 1]];
+  it('hand-built orientations', () => {
+    expect(axisCodes(aff([[1, 0, 0], [0, 1, 0], [0, 0, 1]]))).toBe('RAS');
+    expect(axisCodes(aff([[-2, 0, 0], [0, -2, 0], [0, 0, 3]]))).toBe('LPS');
+    // voxel x runs along +y (A), voxel y along +z (S), voxel z along +x (R)
+    expect(axisCodes(aff([[0, 0, 1], [1, 0, 0], [0, 1, 0]]))).toBe('ASR');
+    // FreeSurfer conformed (LIA): x -> -x, y -> -z, z -> +y
+    expect(axisCodes(aff([[-1, 0, 0], [0, 0, 1], [0, -1, 0]]))).toBe('LIA');
+    // slightly oblique still maps to the dominant axes
+    expect(axisCodes(aff([[0.98, 0.17, 0], [-0.17, 0.98, 0], [0, 0, 1]]))).toBe('RAS');
+  });
 });
 
 describe('nnU-Net file names', () => {

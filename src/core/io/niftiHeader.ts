@@ -763,3 +763,55 @@ export function setQformFromAffine(h: NiftiHeader, aff: number[][]): void {
   h.pixdim[0] = qfac;
   for (let i = 0; i < 3; i++) if (zooms[i] > 0) h.pixdim[i + 1] = zooms[i];
 }
+
+// ---------------------------------------------------------------------------------------------- orientation
+
+/**
+ * Voxel axis codes of an affine, e.g. 'RAS', 'LIA', 'LPS' (nibabel orientations.aff2axcodes / io_orientation):
+ * the columns' directions are made orthonormal (polar decomposition), then each voxel axis in turn takes the world
+ * axis its column points along most, that world axis then being unavailable to the following voxel axes.
+ */
+export function axisCodes(affine: number[][]): string {
+  const zooms = [0, 1, 2].map((c) => Math.hypot(affine[0][c], affine[1][c], affine[2][c]) || 1);
+  let R = [0, 1, 2].map((r) => [0, 1, 2].map((c) => affine[r][c] / zooms[c]));
+  // orthogonal polar factor by Newton iteration R <- (R + R^-T) / 2 (converges for non-singular R)
+  for (let it = 0; it < 30; it++) {
+    const inv = invert3(R);
+    if (!inv) break;
+    const next = [0, 1, 2].map((r) => [0, 1, 2].map((c) => (R[r][c] + inv[c][r]) / 2));
+    let diff = 0;
+    for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) diff = Math.max(diff, Math.abs(next[r][c] - R[r][c]));
+    R = next;
+    if (diff < 1e-12) break;
+  }
+  const pos = ['R', 'A', 'S'];
+  const neg = ['L', 'P', 'I'];
+  let out = '';
+  for (let c = 0; c < 3; c++) {
+    let best = -1;
+    for (let r = 0; r < 3; r++) if (R[r][c] !== 0 && (best < 0 || Math.abs(R[r][c]) > Math.abs(R[best][c]))) best = r;
+    if (best < 0 || Math.abs(R[best][c]) < 1e-12) {
+      out += '?';
+      continue;
+    }
+    out += R[best][c] > 0 ? pos[best] : neg[best];
+    for (let k = 0; k < 3; k++) R[best][k] = 0;
+  }
+  return out;
+}
+
+function invert3(m: number[][]): number[][] | null {
+  const [a, b, c] = m[0];
+  const [d, e, f] = m[1];
+  const [g, h, i] = m[2];
+  const A = e * i - f * h;
+  const B = -(d * i - f * g);
+  const C = d * h - e * g;
+  const det = a * A + b * B + c * C;
+  if (!Number.isFinite(det) || Math.abs(det) < 1e-12) return null;
+  return [
+    [A / det, -(b * i - c * h) / det, (b * f - c * e) / det],
+    [B / det, (a * i - c * g) / det, -(a * f - c * d) / det],
+    [C / det, -(a * h - b * g) / det, (a * e - b * d) / det],
+  ];
+}

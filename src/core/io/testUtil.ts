@@ -29,6 +29,7 @@ export interface NibabelReading {
   data_offset: number;
   affine: JsonNum[][];
   zooms: JsonNum[];
+  axcodes: string;
   sum?: number;
   sumsq?: number;
   min?: JsonNum | null;
