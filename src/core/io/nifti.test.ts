@@ -71,6 +71,12 @@ describe('reading', () => {
     expect(img.data[1 * 6 + 1 * 3 + 2]).toBe(21);
     expect(Array.from(img.data)).toEqual(Array.from(raw, (v) => 2 * v - 1));
   });
+  it('vox_offset 0 in a single file reads the data right after the header', () => {
+    const plain = readBytes(int16File);
+    const zero = plain.slice();
+    new DataView(zero.buffer).setFloat32(108, 0, true);
+    expect(Array.from(readNifti(zero, 'z.nii').raw)).toEqual(Array.from(readNifti(plain, 'p.nii').raw));
+  });
   it('NaN and inf voxels are kept and counted', () => {
     const img = readImageFile(readBytes(path.join(fixtureDir, 'synthetic', 'nonfinite.nii')), 'n.nii');
     expect(countNonFinite(img.data)).toBe(3);

@@ -309,7 +309,7 @@ export function headerEnd(version: 1 | 2): number {
   return (version === 1 ? NIFTI1_HEADER_SIZE : NIFTI2_HEADER_SIZE) + 4;
 }
 
-/** Effective data offset: vox_offset 0 in a single file means "right after the header" (nibabel, nifti_clib). */
+/** Effective data offset: vox_offset 0 in a single file is read as "right after the header" (352 / 544); nibabel would read the header bytes as voxels there. */
 export function dataOffset(h: NiftiHeader): number {
   return h.voxOffset === 0 ? headerEnd(h.version) : h.voxOffset;
 }
