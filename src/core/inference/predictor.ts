@@ -144,6 +144,7 @@ async function predictBundle(image: Image, model: ModelBundle, runners: readonly
     signal: opts.signal,
   });
   const t2 = performance.now();
+  pre.data = new Float32Array(0); // the preprocessed image is no longer needed: let it go before export
   const classNames = modelClassNames(model);
   const K = sw.shape[0];
   const regions = model.dataset.regions_class_order;

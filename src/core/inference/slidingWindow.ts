@@ -69,16 +69,32 @@ export function gaussianImportanceMap(patchSize: readonly number[], sigmaScale =
   const n = patchSize.reduce((a, b) => a * b, 1);
   const out64 = new Float64Array(n);
   let max = 0;
-  for (let i = 0; i < n; i++) {
-    let rem = i;
-    let v = 1;
-    for (let d = patchSize.length - 1; d >= 0; d--) {
-      const idx = rem % patchSize[d];
-      rem = (rem - idx) / patchSize[d];
-      v *= profiles[d][idx];
+  if (patchSize.length <= 3) {
+    // outer product over (up to) three axes with plain loops
+    const pr = [...Array(3 - profiles.length).fill(Float64Array.of(1)), ...profiles] as Float64Array[];
+    const [a, b, c] = pr;
+    let i = 0;
+    for (let z = 0; z < a.length; z++)
+      for (let y = 0; y < b.length; y++) {
+        const ab = a[z] * b[y];
+        for (let x = 0; x < c.length; x++, i++) {
+          const v = ab * c[x];
+          out64[i] = v;
+          if (v > max) max = v;
+        }
+      }
+  } else {
+    for (let i = 0; i < n; i++) {
+      let rem = i;
+      let v = 1;
+      for (let d = patchSize.length - 1; d >= 0; d--) {
+        const idx = rem % patchSize[d];
+        rem = (rem - idx) / patchSize[d];
+        v *= profiles[d][idx];
+      }
+      out64[i] = v;
+      if (v > max) max = v;
     }
-    out64[i] = v;
-    if (v > max) max = v;
   }
   const out = new Float32Array(n);
   let minNonZero = Infinity;
@@ -124,10 +140,50 @@ export function flip3(src: Float32Array, dst: Float32Array, channels: number, t:
         const so = base + (sz * t1 + sy) * t2;
         const dOff = base + (z * t1 + y) * t2;
         if (f2) for (let x = 0; x < t2; x++) dst[dOff + x] = src[so + t2 - 1 - x];
-        else dst.set(src.subarray(so, so + t2), dOff);
+        else for (let x = 0; x < t2; x++) dst[dOff + x] = src[so + x];
       }
     }
   }
+}
+
+const onesCache = new Map<number, Float32Array>();
+function ones(n: number): Float32Array {
+  let o = onesCache.get(n);
+  if (!o) {
+    o = new Float32Array(n).fill(1);
+    onesCache.clear();
+    onesCache.set(n, o);
+  }
+  return o;
+}
+
+/** Copies the box at (s0, s1, s2) of size tile3 out of img [C, ...padded] into tile [C, ...tile3]. */
+function extractTile(img: Float32Array, tile: Float32Array, C: number, t: readonly number[], p: readonly number[], s0: number, s1: number, s2: number): void {
+  const [t0, t1, t2] = t;
+  const [p0, p1, p2] = p;
+  for (let c = 0; c < C; c++)
+    for (let z = 0; z < t0; z++)
+      for (let y = 0; y < t1; y++) {
+        const s = ((c * p0 + s0 + z) * p1 + s1 + y) * p2 + s2;
+        const d = ((c * t0 + z) * t1 + y) * t2;
+        for (let x = 0; x < t2; x++) tile[d + x] = img[s + x];
+      }
+}
+
+/** acc[k, box at (s0, s1, s2)] += pred[k] · w (K channels; acc is [K, ...p], pred [K, ...t], w [...t]). */
+function accumulateTile(acc: Float32Array, pred: Float32Array, w: Float32Array, K: number, t: readonly number[], p: readonly number[], s0: number, s1: number, s2: number): void {
+  const [t0, t1, t2] = t;
+  const [p0, p1, p2] = p;
+  const tVol = t0 * t1 * t2;
+  const pVol = p0 * p1 * p2;
+  for (let k = 0; k < K; k++)
+    for (let z = 0; z < t0; z++)
+      for (let y = 0; y < t1; y++) {
+        const tRow = (z * t1 + y) * t2;
+        const tk = k * tVol + tRow;
+        const pk = k * pVol + ((s0 + z) * p1 + s1 + y) * p2 + s2;
+        for (let x = 0; x < t2; x++) acc[pk + x] += pred[tk + x] * w[tRow + x];
+      }
 }
 
 export interface SlidingWindowOptions {
@@ -228,17 +284,9 @@ export async function predictSlidingWindow(
   let K = 0;
   let runs = 0;
   let networkMs = 0;
-  const [t0d, t1d, t2d] = tile3;
-  const [, p1, p2] = padded;
   opts.onProgress?.(0, totalRuns, 'sliding window');
   for (const [s0, s1, s2] of tiles) {
-    // extract tile
-    for (let c = 0; c < C; c++)
-      for (let z = 0; z < t0d; z++)
-        for (let y = 0; y < t1d; y++) {
-          const s = ((c * padded[0] + s0 + z) * p1 + s1 + y) * p2 + s2;
-          tileIn.set(img.subarray(s, s + t2d), ((c * t0d + z) * t1d + y) * t2d);
-        }
+    extractTile(img, tileIn, C, tile3, padded, s0, s1, s2);
     for (const runner of runners) {
       for (const axes of combos) {
         throwIfCancelled(opts.signal);
@@ -270,29 +318,11 @@ export async function predictSlidingWindow(
           pred = flipOut!;
         }
         // logits[k, tile] += pred[k] · gaussian / runsPerTile, straight into the accumulator
-        const L = logits;
-        for (let k = 0; k < K; k++) {
-          const tk0 = k * tVol;
-          const pk0 = k * pVol;
-          for (let z = 0; z < t0d; z++)
-            for (let y = 0; y < t1d; y++) {
-              const tRow = (z * t1d + y) * t2d;
-              const tk = tk0 + tRow;
-              const pk = pk0 + ((s0 + z) * p1 + s1 + y) * p2 + s2;
-              for (let x = 0; x < t2d; x++) L[pk + x] += pred[tk + x] * gw[tRow + x];
-            }
-        }
+        accumulateTile(logits, pred, gw, K, tile3, padded, s0, s1, s2);
         opts.onProgress?.(runs, totalRuns, 'sliding window');
       }
     }
-    const W = weights!;
-    for (let z = 0; z < t0d; z++)
-      for (let y = 0; y < t1d; y++) {
-        const tRow = (z * t1d + y) * t2d;
-        const pRow = ((s0 + z) * p1 + s1 + y) * p2 + s2;
-        if (gauss) for (let x = 0; x < t2d; x++) W[pRow + x] += gauss[tRow + x];
-        else for (let x = 0; x < t2d; x++) W[pRow + x] += 1;
-      }
+    accumulateTile(weights!, gauss ?? ones(tVol), ones(tVol), 1, tile3, padded, s0, s1, s2);
   }
   // divide, then revert padding
   const L = logits!;
