@@ -174,6 +174,40 @@ describe('SegStudio in Chromium', () => {
     expect(agreement(overlay, niftiRef)).toBeGreaterThanOrEqual(0.999);
   });
 
+  it('cancels a running segmentation and keeps the image; pen edits and undo update the label table', async () => {
+    const page = app.page;
+    // dismiss banners left by the previous test
+    while ((await page.locator('[data-testid=error-banner]').count()) > 0) await page.click('[data-testid=error-banner] >> button[aria-label=Dismiss]');
+    await page.selectOption('[data-testid=opt-device]', 'webgpu');
+    if (!(await page.locator('[data-testid=opt-tta]').isChecked())) await page.click('[data-testid=opt-tta]');
+    await page.click('[data-testid=run-demo]');
+    await waitForState(page, (s) => s.job.state === 'segmenting' && s.job.total > 1 && s.job.done >= 1, 'tile progress');
+    await expect(page.locator('[data-testid=progress]').textContent()).resolves.toMatch(/tile \d+ \/ \d+/);
+    await page.click('[data-testid=cancel]');
+    let s = await waitForState(page, (x) => x.job.state === 'idle', 'the cancellation');
+    expect(s.notice).toMatch(/cancelled/i);
+    expect(s.errors).toEqual([]);
+    expect(s.result).toBeNull();
+    expect(s.image?.isDemo).toBe(true);
+
+    s = await segment(page, 'wasm', { tta: false });
+    expect(s.result).not.toBeNull();
+    const before = statsCounts(s);
+    // pen with the lesion label (3): one click on the first (axial) tile of the multiplanar view
+    await page.click('button:has-text("Pen")');
+    await page.selectOption('select[aria-label="Pen label"]', '3');
+    const box = (await page.locator('[data-testid=viewer-canvas]').boundingBox())!;
+    await page.mouse.click(box.x + box.width * 0.25, box.y + box.height * 0.3);
+    s = await waitForState(page, (x) => x.result!.steps.length === 1, 'the pen stroke');
+    const afterPen = statsCounts(s);
+    expect(afterPen[3]).toBeGreaterThan(before[3] ?? 0);
+    expect(foreground(histogram(await overlayLabels(page)))).toEqual(afterPen);
+    await page.click('button:has-text("Undo")');
+    s = await waitForState(page, (x) => x.result!.steps.length === 0, 'the undo');
+    expect(statsCounts(s)).toEqual(before);
+    await page.click('button:has-text("View")');
+  });
+
   it('reloads offline (service worker) and still runs the demo', async () => {
     const ctx = await openApp(browser, baseUrl, { serviceWorkers: 'allow' });
     try {
