@@ -34,7 +34,8 @@ export interface OrtLike {
   Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => unknown;
 }
 export interface OrtSessionLike {
-  run(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown }>>;
+  /** fetches: pre-allocated output tensors onnxruntime writes into */
+  run(feeds: Record<string, unknown>, fetches?: Record<string, unknown>): Promise<Record<string, { data: unknown }>>;
   release?(): Promise<void>;
 }
 
@@ -169,7 +170,7 @@ export class FastCpuBackend implements Backend {
     return s;
   }
 
-  /** Enqueues one onnxruntime run: feeds are tensors of this backend, the single output is adopted as `out`'s buffer. */
+  /** Enqueues one onnxruntime run: feeds are tensors of this backend; the single output is written into a pooled buffer. */
   private ortOp(key: string, build: () => Uint8Array, feeds: Record<string, DeviceTensor>, outName: string, out: FastCpuTensor): void {
     for (const t of Object.values(feeds)) this.check(t);
     this.enqueue(async () => {
@@ -177,10 +178,13 @@ export class FastCpuBackend implements Backend {
       const t0 = performance.now();
       const f: Record<string, unknown> = {};
       for (const [name, t] of Object.entries(feeds)) f[name] = new this.ort.Tensor('float32', this.buf(t), t.shape);
-      const res = await sess.run(f);
-      const data = res[outName].data;
+      const dst = this.take(out.size, false);
+      const res = await sess.run(f, { [outName]: new this.ort.Tensor('float32', dst, out.shape) });
+      const data = res[outName]?.data;
       if (!(data instanceof Float32Array) || data.length !== out.size) throw new Error(`onnxruntime returned an unexpected ${outName} for [${out.shape}]`);
-      out.data = data;
+      // onnxruntime-node writes into the pre-allocated tensor; a runtime that ignores it returns its own array
+      if (data !== dst) dst.set(data);
+      out.data = dst;
       this.stats.ortRuns++;
       this.stats.ortMs += performance.now() - t0;
     });
