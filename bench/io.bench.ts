@@ -3,10 +3,13 @@
 //  - read .nii.gz -> float32 image: brainchop T1 256³ uint8, MNI template int16 (with extension), CT int32;
 //    reference nibabel.load(f).get_fdata(dtype=float32)
 //  - read all 191 hippocampus images (small files: per-file overhead); reference nibabel, same loop
-//  - write a 256³ uint8 label map as .nii.gz (ours: the default run encoder, fflate level 6 and 1, async;
-//    reference nib.save, gzip level 1)
-// Reads are timed twice: readImageFile (pure-JS fflate) and readImageFileAsync (native DecompressionStream).
 //  - read the 23 ISBI 2012 PNGs (512²); reference skimage.io.imread -> float32
+//    Reads are timed twice: readImageFile (pure-JS fflate inflate) and readImageFileAsync (native
+//    DecompressionStream, what workers and the CLI should call).
+//  - write a 256³ uint8 label map as .nii.gz (ours: the default run encoder, fflate level 1 and 6, async;
+//    reference nib.save, gzip level 1)
+// Both wall-clock and CPU time (process.cpuUsage, all threads / Python's time.process_time) are reported as
+// medians of 5 runs after a warm-up; the CPU ratio is the load-independent one on a shared machine.
 // Python is optional: without it only our timings are reported.
 // Run alone: node bin/run-ts.mjs bench/io.bench.ts
 import fs from 'node:fs';
@@ -21,10 +24,11 @@ import {
   writeSegmentationAsync,
   writeSegmentationNifti,
 } from '../src/core/io/index.ts';
-import { median, pythonHas, runPythonJson, timeRuns } from './util.ts';
+import { median, pythonHas, runPythonJson } from './util.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shared = process.env.SEGSTUDIO_SHARED_DATA ?? path.resolve(here, '../../shared/data');
+const REPEATS = 5;
 
 const PY = `
 import json, os, sys, time
@@ -34,10 +38,12 @@ from skimage import io
 jobs = json.loads(sys.argv[1])
 def med(f, n):
     f()
-    ts = []
+    wall, cpu = [], []
     for _ in range(n):
-        t0 = time.perf_counter(); f(); ts.append((time.perf_counter() - t0) * 1000)
-    return float(np.median(ts))
+        t0, c0 = time.perf_counter(), time.process_time()
+        f()
+        wall.append((time.perf_counter() - t0) * 1000); cpu.append((time.process_time() - c0) * 1000)
+    return {'wall': float(np.median(wall)), 'cpu': float(np.median(cpu))}
 out = {}
 for name, files in jobs['read'].items():
     out[name] = med(lambda: [nib.load(f).get_fdata(dtype=np.float32) for f in files], jobs['repeats'])
@@ -51,6 +57,28 @@ out['write_seg_t1_256'] = med(lambda: nib.save(nib.Nifti1Image(seg, img.affine, 
 out['write_seg_t1_256_bytes'] = os.path.getsize(dst)
 print(json.dumps(out))
 `;
+
+interface Timing {
+  wall: number;
+  cpu: number;
+}
+
+async function measure(fn: () => unknown | Promise<unknown>): Promise<Timing> {
+  await fn();
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  for (let i = 0; i < REPEATS; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await fn();
+    wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+  }
+  return { wall: round(median(wall)), cpu: round(median(cpu)) };
+}
+
+const round = (x: number): number => Math.round(x * 10) / 10;
 
 function files(dir: string, re: RegExp): string[] {
   if (!fs.existsSync(dir)) return [];
@@ -74,19 +102,15 @@ export async function run(): Promise<Record<string, unknown>> {
   };
   const pngs = { read_isbi_23_png: files(path.join(shared, 'Dataset901_ISBI2012EM', 'imagesTr'), /\.png$/) };
   if (!fs.existsSync(reads.read_t1_256_uint8_gz[0])) return { skipped: '../shared/data missing' };
-  const repeats = 5;
-  const ours: Record<string, number> = {};
+  const ours: Record<string, Timing> = {};
 
   for (const [name, list] of Object.entries({ ...reads, ...pngs })) {
-    const ms = await timeRuns(() => {
+    ours[name] = await measure(() => {
       for (const f of list) readImageFile(fs.readFileSync(f), f);
-    }, repeats);
-    ours[name] = median(ms);
-    // native DecompressionStream path (what the browser workers and the CLI should call)
-    const msAsync = await timeRuns(async () => {
+    });
+    ours[`${name}_async`] = await measure(async () => {
       for (const f of list) await readImageFileAsync(fs.readFileSync(f), f);
-    }, repeats);
-    ours[`${name}_async`] = median(msAsync);
+    });
   }
 
   // writing a segmentation on the T1 grid
@@ -95,57 +119,43 @@ export async function run(): Promise<Record<string, unknown>> {
   const labels = new Uint8Array(t1.data.length);
   for (let i = 0; i < labels.length; i++) labels[i] = (t1.data[i] > 60 ? 1 : 0) + (t1.data[i] > 120 ? 1 : 0);
   const lm = { data: labels, shape: t1.shape.slice(1) };
-  let bytes6 = 0;
-  ours.write_seg_t1_256_level6 = median(
-    await timeRuns(() => {
-      bytes6 = writeSegmentationNifti(lm, t1.properties, 'seg.nii.gz', { compressionLevel: 6 }).length;
-    }, repeats),
-  );
-  let bytes1 = 0;
-  ours.write_seg_t1_256_level1 = median(
-    await timeRuns(() => {
-      bytes1 = writeSegmentationNifti(lm, t1.properties, 'seg.nii.gz', { compressionLevel: 1 }).length;
-    }, repeats),
-  );
-  let bytesRuns = 0;
-  ours.write_seg_t1_256_runs = median(
-    await timeRuns(() => {
-      bytesRuns = writeSegmentationNifti(lm, t1.properties, 'seg.nii.gz').length;
-    }, repeats),
-  );
-  let bytesAsync = 0;
-  ours.write_seg_t1_256_async = median(
-    await timeRuns(async () => {
-      bytesAsync = (await writeSegmentationAsync(lm, t1.properties, 'seg.nii.gz')).length;
-    }, repeats),
-  );
-  let bytes0 = 0;
-  ours.write_seg_t1_256_uncompressed = median(
-    await timeRuns(() => {
-      bytes0 = writeSegmentationNifti(lm, t1.properties, 'seg.nii').length;
-    }, repeats),
-  );
+  const bytes: Record<string, number> = {};
+  ours.write_seg_t1_256_runs = await measure(() => {
+    bytes.runs_default = writeSegmentationNifti(lm, t1.properties, 'seg.nii.gz').length;
+  });
+  ours.write_seg_t1_256_async = await measure(async () => {
+    bytes.async = (await writeSegmentationAsync(lm, t1.properties, 'seg.nii.gz')).length;
+  });
+  ours.write_seg_t1_256_fflate_level1 = await measure(() => {
+    bytes.fflate_level1 = writeSegmentationNifti(lm, t1.properties, 'seg.nii.gz', { compressionLevel: 1 }).length;
+  });
+  ours.write_seg_t1_256_fflate_level6 = await measure(() => {
+    bytes.fflate_level6 = writeSegmentationNifti(lm, t1.properties, 'seg.nii.gz', { compressionLevel: 6 }).length;
+  });
+  ours.write_seg_t1_256_uncompressed = await measure(() => {
+    bytes.uncompressed = writeSegmentationNifti(lm, t1.properties, 'seg.nii').length;
+  });
 
   const result: Record<string, unknown> = {
-    unit: 'ms (median of 5, file read from disk included)',
+    unit: `ms, median of ${REPEATS} (wall and CPU), file read from disk included`,
     ours,
-    write_seg_bytes: { runs_gz_default: bytesRuns, level6_gz: bytes6, level1_gz: bytes1, async_gz: bytesAsync, uncompressed: bytes0 },
+    write_seg_bytes: bytes,
   };
   if (pythonHas('nibabel', 'skimage', 'numpy')) {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'segstudio-io-bench-'));
     try {
       const ref = runPythonJson(PY, [
-        JSON.stringify({ read: reads, png: pngs, repeats, write_src: t1File, tmp }),
-      ]) as Record<string, number>;
-      const ratios: Record<string, number> = {};
-      for (const k of Object.keys(reads).concat(Object.keys(pngs))) {
-        ratios[k] = ref[k] / ours[k];
-        if (ours[`${k}_async`]) ratios[`${k}_async`] = ref[k] / ours[`${k}_async`];
+        JSON.stringify({ read: reads, png: pngs, repeats: REPEATS, write_src: t1File, tmp }),
+      ]) as Record<string, Timing & number>;
+      const ratios: Record<string, { wall: number; cpu: number }> = {};
+      const ratio = (r: Timing, o: Timing) => ({ wall: round((r.wall / o.wall) * 100) / 100, cpu: round((r.cpu / o.cpu) * 100) / 100 });
+      for (const k of [...Object.keys(reads), ...Object.keys(pngs)]) {
+        ratios[k] = ratio(ref[k], ours[k]);
+        ratios[`${k}_async`] = ratio(ref[k], ours[`${k}_async`]);
       }
-      ratios.write_seg_t1_256_gz_async = ref.write_seg_t1_256 / ours.write_seg_t1_256_async;
-      ratios.write_seg_t1_256_gz_runs_default = ref.write_seg_t1_256 / ours.write_seg_t1_256_runs;
-      ratios.write_seg_t1_256_gz_level6 = ref.write_seg_t1_256 / ours.write_seg_t1_256_level6;
-      ratios.write_seg_t1_256_gz_level1 = ref.write_seg_t1_256 / ours.write_seg_t1_256_level1;
+      for (const k of ['runs', 'async', 'fflate_level1', 'fflate_level6']) {
+        ratios[`write_seg_t1_256_${k}`] = ratio(ref.write_seg_t1_256, ours[`write_seg_t1_256_${k}`]);
+      }
       result.reference = { tool: 'nibabel / skimage.io (Debian python3)', ...ref };
       result.speedup_vs_reference = ratios;
     } finally {
