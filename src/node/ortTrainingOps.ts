@@ -1,12 +1,28 @@
 // The fast CPU training backend in Node: FastCpuBackend (src/training/kernels/fast-cpu) with onnxruntime-node
-// as its convolution engine, one intra-op thread per core.
+// as its convolution engine, one intra-op thread per core; and the Node training-backend selection.
 import os from 'node:os';
 import ort from 'onnxruntime-node';
 import { FastCpuBackend, type FastCpuOptions, type OrtLike } from '../training/kernels/fast-cpu/fastCpuBackend.ts';
+import { CpuBackend } from '../training/kernels/cpu/cpuBackend.ts';
+import { WebGpuBackend } from '../training/engine/webgpuBackend.ts';
+import { selectBackendWith, type BackendChoice, type BackendPreference } from '../training/engine/selectBackend.ts';
 
 /** onnxruntime-node as the injectable module FastCpuBackend expects. */
 export const nodeOrt = ort as unknown as OrtLike;
 
 export function createNodeFastCpuBackend(opts: FastCpuOptions = {}): FastCpuBackend {
-  return new FastCpuBackend(nodeOrt, { threads: opts.threads ?? Math.max(1, os.availableParallelism?.() ?? os.cpus().length), ...opts });
+  return new FastCpuBackend(nodeOrt, { ...opts, threads: opts.threads ?? Math.max(1, os.availableParallelism?.() ?? os.cpus().length) });
+}
+
+/**
+ * The training backend for Node (CLI `segstudio train`): WebGPU (Dawn) on a hardware adapter, else the fast
+ * CPU backend; `prefer` forces one. Returns the backend and a one-line reason for the log.
+ */
+export async function selectTrainingBackend(opts: { prefer?: BackendPreference | string; threads?: number } = {}): Promise<BackendChoice> {
+  return selectBackendWith(opts.prefer ?? 'auto', {
+    requestGpu: async () => (await import('./webgpuDevice.ts')).getNodeGpuDevice(),
+    makeWebGpu: (info) => new WebGpuBackend(info.device),
+    makeCpu: () => createNodeFastCpuBackend({ threads: opts.threads }),
+    makeCpuReference: () => new CpuBackend('float32'),
+  });
 }
