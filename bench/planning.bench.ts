@@ -6,7 +6,8 @@
 //  - the spatial augmentation of one hippocampus 3d_fullres sample (initial patch → 40×56×40, rotation + scaling):
 //    ours vs torch.nn.functional.grid_sample (trilinear image + one interpolation per label, as batchgeneratorsv2);
 //  - one full nnU-Net augmentation draw (default probabilities) and one 9-sample batch of the patch sampler.
-// Python is optional: without it only our timings are reported.
+// Python is optional: without it only our timings are reported. CPU times (process CPU, both sides) are reported
+// beside wall-clock medians because the machine may be shared.
 // Run alone: node bin/run-ts.mjs bench/planning.bench.ts
 import fs from 'node:fs';
 import os from 'node:os';
@@ -32,7 +33,7 @@ root, ids = sys.argv[1], json.loads(sys.argv[2])
 def read(f):
     img = nib.load(f); a = np.asarray(img.dataobj).astype(np.float32)
     return a.transpose(list(range(a.ndim))[::-1])[None], [abs(float(v)) for v in img.header.get_zooms()[:3]][::-1]
-t0 = time.perf_counter()
+t0 = time.perf_counter(); c0 = time.process_time()
 n = int(10e7 // len(ids)); pooled = []; shapes = []
 for cid in ids:
     img, sp = read(os.path.join(root, 'imagesTr', cid + '_0000.nii.gz'))
@@ -51,7 +52,8 @@ p005, med, p995 = np.percentile(x, np.array((0.5, 50.0, 99.5)))
 stats = {'mean': float(np.mean(x)), 'median': float(med), 'std': float(np.std(x)), 'min': float(np.min(x)),
          'max': float(np.max(x)), 'percentile_99_5': float(p995), 'percentile_00_5': float(p005)}
 ms = (time.perf_counter() - t0) * 1000
-print(json.dumps({'ms': ms, 'stats': stats, 'n': int(x.size)}))
+cpu = (time.process_time() - c0) * 1000
+print(json.dumps({'ms': ms, 'cpu_ms': cpu, 'stats': stats, 'n': int(x.size)}))
 `;
 
 const PY_SPATIAL = `
@@ -75,10 +77,10 @@ def run():
         cur = grid_sample((seg == u).float()[None] * 1000, g, mode='bilinear', padding_mode='zeros', align_corners=False)
         best = cur if best is None else torch.maximum(best, cur)
     return out, best
-ts = []
+ts = []; cs = []
 for i in range(7):
-    t0 = time.perf_counter(); run(); ts.append((time.perf_counter() - t0) * 1000)
-print(json.dumps({'ms': float(np.median(ts[1:])), 'runs': ts[1:]}))
+    t0 = time.perf_counter(); c0 = time.process_time(); run(); ts.append((time.perf_counter() - t0) * 1000); cs.append((time.process_time() - c0) * 1000)
+print(json.dumps({'ms': float(np.median(ts[1:])), 'cpu_ms': float(np.median(cs[1:])), 'runs': ts[1:]}))
 `;
 
 function loadCase(id: string) {
@@ -100,14 +102,19 @@ export async function run(): Promise<Record<string, unknown>> {
       .map((f) => f.slice(0, -7))
       .sort();
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const fp = await extractFingerprint({ caseIds: ids, numChannels: 1, load: async (id) => loadCase(id) });
     const oursMs = performance.now() - t0;
+    const cu = process.cpuUsage(c0);
+    const oursCpu = (cu.user + cu.system) / 1000;
     const stats = fp.foreground_intensity_properties_per_channel['0'];
-    const f: Record<string, unknown> = { cases: ids.length, samples: 1e8, ours_ms: Math.round(oursMs), ours_stats: stats };
+    const f: Record<string, unknown> = { cases: ids.length, samples: 1e8, ours_ms: Math.round(oursMs), ours_cpu_ms: Math.round(oursCpu), ours_stats: stats };
     if (py) {
       const r = runPythonJson(PY_FINGERPRINT, [hippo, JSON.stringify(ids)]);
       f.numpy_ms = Math.round(r.ms as number);
+      f.numpy_cpu_ms = Math.round(r.cpu_ms as number);
       f.ratio_ours_over_numpy = +(oursMs / (r.ms as number)).toFixed(2);
+      f.cpu_ratio_ours_over_numpy = +(oursCpu / (r.cpu_ms as number)).toFixed(2);
       f.identical_to_numpy = JSON.stringify(r.stats) === JSON.stringify(stats);
     }
     out.fingerprint = f;
@@ -125,19 +132,29 @@ export async function run(): Promise<Record<string, unknown>> {
   const seg = new Int16Array(n).map(() => rs.randint(-1, 3));
   const A = affine3d([0.3, -0.2, 0.4], [1.1, 1.1, 1.1]);
   const ours = await timeRuns(() => spatialTransform({ image, seg, channels: 1, shape }, patch, A), 6);
-  const sp: Record<string, unknown> = { input: shape, patch, ours_ms: +median(ours).toFixed(1) };
+  const cpuOnce = (f: () => void, reps: number) => {
+    const c = process.cpuUsage();
+    for (let i = 0; i < reps; i++) f();
+    const d = process.cpuUsage(c);
+    return (d.user + d.system) / 1000 / reps;
+  };
+  const oursCpuSp = cpuOnce(() => spatialTransform({ image, seg, channels: 1, shape }, patch, A), 6);
+  const sp: Record<string, unknown> = { input: shape, patch, ours_ms: +median(ours).toFixed(1), ours_cpu_ms: +oursCpuSp.toFixed(1) };
   if (pythonHas('torch', 'numpy')) {
     const r = runPythonJson(PY_SPATIAL, [JSON.stringify(shape), JSON.stringify(patch), JSON.stringify(A)]);
     sp.torch_grid_sample_ms = +(r.ms as number).toFixed(1);
     sp.ratio_ours_over_torch = +(median(ours) / (r.ms as number)).toFixed(2);
+    sp.torch_cpu_ms = +(r.cpu_ms as number).toFixed(1);
+    sp.cpu_ratio_ours_over_torch = +(oursCpuSp / (r.cpu_ms as number)).toFixed(2);
   }
   out.spatial_transform = sp;
 
   // ---- full augmentation (nnU-Net probabilities), mean over 40 draws
   const rng = new RandomState(1);
   const t1 = performance.now();
-  for (let i = 0; i < 40; i++) augmentSample({ image: image.slice(), seg: seg.slice(), channels: 1, shape }, rng, { patchSize: patch, setup });
+  const augCpu = cpuOnce(() => augmentSample({ image: image.slice(), seg: seg.slice(), channels: 1, shape }, rng, { patchSize: patch, setup }), 40);
   out.augment_sample_mean_ms = +((performance.now() - t1) / 40).toFixed(1);
+  out.augment_sample_mean_cpu_ms = +augCpu.toFixed(1);
 
   // ---- sampler: batch of 9 initial patches from a 36×50×35 case
   const cs = [36, 50, 35];
