@@ -174,7 +174,7 @@ describe('SegStudio in Chromium', () => {
     expect(agreement(overlay, niftiRef)).toBeGreaterThanOrEqual(0.999);
   });
 
-  it('cancels a running segmentation and keeps the image; pen edits and undo update the label table', async () => {
+  it('cancels a running segmentation and keeps the image; pen edits, largest-component postprocessing and undo update the label table', async () => {
     const page = app.page;
     // dismiss banners left by the previous test
     while ((await page.locator('[data-testid=error-banner]').count()) > 0) await page.click('[data-testid=error-banner] >> button[aria-label=Dismiss]');
@@ -206,6 +206,19 @@ describe('SegStudio in Chromium', () => {
     s = await waitForState(page, (x) => x.result!.steps.length === 0, 'the undo');
     expect(statsCounts(s)).toEqual(before);
     await page.click('button:has-text("View")');
+
+    // largest-component postprocessing for the lesion (many small partial-volume blobs), then undo it
+    const lesionBefore = s.result!.stats.find((x) => x.value === 3)!;
+    expect(lesionBefore.components).toBeGreaterThan(1);
+    await page.click('input[aria-label="Largest component only for lesion"]');
+    s = await waitForState(page, (x) => x.result!.postprocessed.includes(3), 'the largest-component step');
+    const lesionAfter = s.result!.stats.find((x) => x.value === 3)!;
+    expect(lesionAfter.components).toBe(1);
+    expect(lesionAfter.voxels).toBeLessThan(lesionBefore.voxels);
+    expect(foreground(histogram(await overlayLabels(page)))).toEqual(statsCounts(s));
+    await page.click('input[aria-label="Largest component only for lesion"]');
+    s = await waitForState(page, (x) => !x.result!.postprocessed.includes(3), 'undoing the largest-component step');
+    expect(statsCounts(s)).toEqual(before);
   });
 
   it('reloads offline (service worker) and still runs the demo', async () => {

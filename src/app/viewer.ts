@@ -20,6 +20,7 @@ class Viewer {
   private map: Uint32Array | null = null;
   private labelNames: string[] = [];
   private ready: Promise<void> | null = null;
+  softwareGl = false;
   onEdit: ((action: string) => void) | null = null;
 
   attach(canvas: HTMLCanvasElement): Promise<void> {
@@ -32,15 +33,25 @@ class Viewer {
       isColorbar: false,
       logLevel: 'error',
       loadingText: '',
-      multiplanarShowRender: 0, // never in multiplanar (the 3D view has its own button): software GL pays for every redraw
       maxDrawUndoBitmaps: 32,
       textHeight: 0.035,
-      crosshairWidth: 1,
+      crosshairWidth: 0.6,
+      crosshairWidthUnit: 'percent',
     } as ConstructorParameters<typeof Niivue>[0]);
     this.nv = nv;
     nv.onLocationChange = (loc: unknown) => this.location(loc);
     nv.onDrawingChanged = (action?: string) => this.onEdit?.(action ?? 'draw');
-    this.ready = nv.attachToCanvas(canvas).then(() => undefined);
+    this.ready = nv.attachToCanvas(canvas).then(() => {
+      // On a software WebGL renderer (SwiftShader, llvmpipe) every redraw of NiiVue's 3D tile costs the page
+      // seconds of main-thread time: multiplanar then shows the three slices only (the 3D button still works).
+      const gl = nv.gl as WebGL2RenderingContext;
+      const ext = gl.getExtension('WEBGL_debug_renderer_info');
+      const renderer = String(ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
+      this.softwareGl = /swiftshader|llvmpipe|softpipe|software|basic render/i.test(renderer);
+      const opts = nv.opts as unknown as { multiplanarShowRender: number; multiplanarLayout: number };
+      opts.multiplanarShowRender = this.softwareGl ? 0 : 2;
+      opts.multiplanarLayout = this.softwareGl ? 3 : 0;
+    });
     return this.ready;
   }
 
