@@ -2,7 +2,7 @@
 import { resolveConfiguration, type ConfigurationPlans, type Plans } from './plans.ts';
 import type { DatasetFingerprint } from './planner.ts';
 
-const fmt = (v: number, d = 3) => String(+v.toFixed(d));
+const fmt = (v: number, d = 3) => (typeof v === 'number' ? String(+v.toFixed(d)) : String(v));
 const dims = (a: readonly number[], d = 3) => a.map((v) => fmt(v, d)).join(' × ');
 const sig = (v: number) => (Number.isFinite(v) ? String(+v.toPrecision(5)) : String(v));
 
@@ -24,6 +24,15 @@ export function explainConfiguration(plans: Plans, name: string): string {
   }
   if (!Array.isArray(c.patch_size) || !Array.isArray(c.spacing) || !Array.isArray(c.median_image_size_in_voxels))
     return `${name}: incomplete configuration (no patch_size, spacing or median_image_size_in_voxels)`;
+  try {
+    return describe(c, name);
+  } catch (e) {
+    // A hand-edited or corrupt plans file (wrong types, null entries): say so instead of throwing (fuzz finding).
+    return `${name}: malformed configuration (${(e as Error).message})`;
+  }
+}
+
+function describe(c: ConfigurationPlans, name: string): string {
   const is3d = c.patch_size.length === 3;
   const a = c.architecture?.arch_kwargs;
   const parts: string[] = [];
