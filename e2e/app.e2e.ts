@@ -113,6 +113,36 @@ describe('SegStudio in Chromium', () => {
     saveArtifact('nifti-webgpu-segmented.png', await app.page.screenshot());
   });
 
+  it('downloads probabilities whose argmax is the overlay (4D float NIfTI on the input grid)', async () => {
+    const page = app.page;
+    await page.click('text=Keep probabilities');
+    const s = await segment(page, 'wasm', { tta: false });
+    expect(s.result!.hasProbabilities).toBe(true);
+    const overlay = await overlayLabels(page);
+    const dl = await download('download-probabilities');
+    expect(dl.name).toBe('small_case_probabilities.nii.gz');
+    const vol = readNifti(dl.bytes, dl.name);
+    expect(vol.dims.slice(0, 4)).toEqual([...nifti.dims, 4]);
+    for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) expect(vol.affine[r][c]).toBeCloseTo(nifti.affine[r][c], 5);
+    const n = 32 * 32 * 24;
+    const p = vol.raw as Float32Array;
+    let argmaxSame = 0;
+    let maxSumErr = 0;
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      let sum = 0;
+      for (let k = 0; k < 4; k++) {
+        sum += p[k * n + i];
+        if (p[k * n + i] > p[best * n + i]) best = k;
+      }
+      maxSumErr = Math.max(maxSumErr, Math.abs(sum - 1));
+      if (best === overlay[i]) argmaxSame++;
+    }
+    expect(maxSumErr).toBeLessThan(1e-4);
+    expect(argmaxSame / n).toBeGreaterThanOrEqual(0.999);
+    await page.click('text=Keep probabilities');
+  });
+
   it('loads a dropped 2D model bundle, segments a dropped PNG like segstudio predict and downloads a PNG', async () => {
     const bundle = await tiny2dBundle();
     await app.page.setInputFiles(

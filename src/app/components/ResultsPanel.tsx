@@ -153,6 +153,7 @@ export function ResultsPanel(): ReactNode {
         <button
           type="button"
           className="btn"
+          data-testid="download-probabilities"
           onClick={() => void downloadProbabilities()}
           disabled={!result.hasProbabilities}
           title={result.hasProbabilities ? 'Softmax probabilities as a 4D NIfTI' : 'Tick "Keep probabilities" and segment again'}

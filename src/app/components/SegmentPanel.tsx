@@ -3,6 +3,7 @@ import { cancel, chooseDevice, segment } from '../engine.ts';
 import { setOptions, useApp } from '../store.ts';
 import type { DeviceChoice } from '../workerApi.ts';
 import { Panel } from './Panel.tsx';
+import { estimateRun } from '../runtime/estimate.ts';
 
 function mmss(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '–';
@@ -30,6 +31,15 @@ export function SegmentPanel(): ReactNode {
   const eta = frac > 0.02 && frac < 1 ? (elapsed / frac) * (1 - frac) : NaN;
   const foldChoices = model?.folds ?? [];
   const canRun = Boolean(image && model) && job.state === 'idle';
+  const estimate =
+    image && model
+      ? estimateRun(image.shape, image.spacing, model.patchSize, model.spacing, {
+          tta: options.tta,
+          stepSize: options.stepSize,
+          folds: options.folds.length || model.folds.length,
+          classes: model.labels.length,
+        })
+      : null;
 
   const toggleFold = (f: number) => {
     const cur = options.folds.length ? options.folds : foldChoices;
@@ -91,6 +101,13 @@ export function SegmentPanel(): ReactNode {
           </div>
         ) : null}
       </div>
+      {estimate && !running ? (
+        <div className="muted small estimate" data-testid="estimate" title="Upper bound before cropping to the non-zero region">
+          ≤ {estimate.runs.toLocaleString('en-US')} network run{estimate.runs === 1 ? '' : 's'} ({estimate.tiles} tile{estimate.tiles === 1 ? '' : 's'}
+          {options.tta ? ' × mirrorings' : ''}
+          {(options.folds.length || model!.folds.length) > 1 ? ' × folds' : ''}) · ~{estimate.memoryMB < 10 ? estimate.memoryMB.toFixed(1) : Math.round(estimate.memoryMB)} MB
+        </div>
+      ) : null}
       {running ? (
         <div className="progress-block" data-testid="progress">
           <div className="progress-bar" role="progressbar" aria-valuemin={0} aria-valuemax={job.total || 1} aria-valuenow={job.done}>
