@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { dataPath, describeWithData, repoRoot } from '../../../test/sharedData.ts';
 import { pyJsonParse } from '../../core/evaluation/pyjson.ts';
 import { run } from './plan.ts';
+import { memoryTargetFromAdapterLimits, planExperiment } from '../../core/planning/planner.ts';
 
 const fixtures = path.join(repoRoot, 'test/fixtures/planning');
 
@@ -59,9 +60,40 @@ describeWithData('segstudio plan keeps hand-made configurations and existing spl
   }, 120_000);
 });
 
+describeWithData('segstudio plan --gpu-memory adapter', () => {
+  it('plans with the target derived from the WebGPU adapter limits (or names the missing adapter)', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'segstudio-plan-'));
+    let limits: { maxStorageBufferBindingSize: number; maxBufferSize: number } | null = null;
+    try {
+      const { getNodeGpuDevice } = await import('../../node/webgpuDevice.ts');
+      limits = (await getNodeGpuDevice()).device.limits;
+    } catch {
+      limits = null;
+    }
+    const args = [dataPath('Dataset901_ISBI2012EM'), '-o', out, '--samples', '1e4', '--gpu-memory', 'adapter'];
+    if (!limits) {
+      await expect(run(args)).rejects.toThrow(/WebGPU/);
+      return;
+    }
+    expect(await run(args)).toBe(0);
+    const plans = JSON.parse(fs.readFileSync(path.join(out, 'nnUNetPlans.json'), 'utf8'));
+    const gb = memoryTargetFromAdapterLimits(limits);
+    const ref = planExperiment(
+      pyJsonParse(fs.readFileSync(path.join(out, 'dataset_fingerprint.json'), 'utf8')),
+      JSON.parse(fs.readFileSync(dataPath('Dataset901_ISBI2012EM', 'dataset.json'), 'utf8')),
+      { gpuMemoryTargetGB: gb },
+    );
+    expect(plans.configurations['2d'].patch_size).toEqual(ref.configurations['2d'].patch_size);
+    expect(plans.configurations['2d'].batch_size).toBe(ref.configurations['2d'].batch_size);
+  }, 120_000);
+});
+
 describe('segstudio plan errors', () => {
   it('names a missing dataset folder', async () => {
     await expect(run(['/nonexistent/Dataset999_X', '-o', os.tmpdir()])).rejects.toThrow(/Dataset999_X: dataset folder not found/);
+  });
+  it('checks --gpu-memory', async () => {
+    await expect(run([repoRoot, '-o', os.tmpdir(), '--gpu-memory', 'lots'])).rejects.toThrow(/--gpu-memory expects a number of GB or 'adapter'/);
   });
   it('checks --overwrite-target-spacing', async () => {
     await expect(run([repoRoot, '-o', os.tmpdir(), '--overwrite-target-spacing', '1', '2'])).rejects.toThrow(/three positive numbers/);

@@ -9,6 +9,7 @@ import { readImageFile } from '../../core/io/index.ts';
 import { pyJsonParse } from '../../core/evaluation/pyjson.ts';
 import { NUM_FOREGROUND_VOXELS_FOR_INTENSITY_STATS } from '../../core/planning/fingerprint.ts';
 import { planRawDataset } from '../../core/planning/planDataset.ts';
+import { memoryTargetFromAdapterLimits } from '../../core/planning/planner.ts';
 import { explainConfiguration, explainFingerprint } from '../../core/planning/explain.ts';
 import type { Plans } from '../../core/planning/plans.ts';
 import { nodeDatasetFiles } from '../../node/fsDataset.ts';
@@ -19,7 +20,8 @@ export const summary = 'fingerprint a raw dataset and write nnU-Net plans (datas
 const USAGE = `usage: segstudio plan DATASET_DIR -o OUT_DIR [--gpu-memory GB] [--plans-name NAME] [--samples N]
   DATASET_DIR   nnU-Net raw dataset (dataset.json, imagesTr/, labelsTr/)
   -o OUT_DIR    where dataset_fingerprint.json, nnUNetPlans.json, dataset.json and splits_final.json go
-  --gpu-memory  GPU memory target in GB for the plans (default 8, nnU-Net's reference)
+  --gpu-memory  GPU memory target in GB (default 8, nnU-Net's reference), or 'adapter': derived from this
+                machine's WebGPU adapter limits
   --plans-name  plans identifier (default nnUNetPlans)
   --samples     total foreground intensity samples (default 1e8, as nnU-Net)
   --overwrite-target-spacing Z Y X   3d_fullres target spacing (array order, before transposition)
@@ -28,7 +30,7 @@ const USAGE = `usage: segstudio plan DATASET_DIR -o OUT_DIR [--gpu-memory GB] [-
 export async function run(args: string[]): Promise<number> {
   const p = parseArgs('plan', args, [
     { names: ['-o', '--out'], key: 'out', kind: 'string' },
-    { names: ['--gpu-memory'], key: 'gpu', kind: 'number' },
+    { names: ['--gpu-memory'], key: 'gpu', kind: 'string' },
     { names: ['--plans-name'], key: 'plansName', kind: 'string' },
     { names: ['--samples'], key: 'samples', kind: 'number' },
     { names: ['--overwrite-target-spacing'], key: 'spacing', kind: 'multi' },
@@ -43,7 +45,20 @@ export async function run(args: string[]): Promise<number> {
   const outDir = path.resolve(requireFlag('plan', p, 'out', '-o OUT_DIR'));
   if (!fs.existsSync(datasetDir) || !fs.statSync(datasetDir).isDirectory())
     throw new SegStudioError('folder', 'dataset folder not found', p.positional[0]);
-  const gpu = (p.flags.gpu as number | undefined) ?? 8;
+  const gpuFlag = (p.flags.gpu as string | undefined) ?? '8';
+  let gpu: number;
+  if (gpuFlag === 'adapter') {
+    // the memory target from this machine's WebGPU adapter limits (documented formula, docs/planning.md)
+    const { getNodeGpuDevice } = await import('../../node/webgpuDevice.ts');
+    const { device } = await getNodeGpuDevice();
+    gpu = memoryTargetFromAdapterLimits(device.limits);
+    process.stderr.write(
+      `plan: GPU memory target ${+gpu.toFixed(3)} GB from the adapter (maxStorageBufferBindingSize ${device.limits.maxStorageBufferBindingSize}, maxBufferSize ${device.limits.maxBufferSize})\n`,
+    );
+  } else {
+    gpu = Number(gpuFlag);
+    if (!(gpu > 0)) throw new SegStudioError('usage', `plan: --gpu-memory expects a number of GB or 'adapter', got '${gpuFlag}'`);
+  }
   const ow = p.flags.spacing as string[] | undefined;
   const overwriteTargetSpacing = ow?.map(Number);
   if (overwriteTargetSpacing && (overwriteTargetSpacing.length !== 3 || !overwriteTargetSpacing.every((v) => v > 0)))
