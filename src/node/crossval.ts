@@ -1,0 +1,464 @@
+// Cross-validation over the results folders `segstudio train` writes, and find-best on top of them:
+//   RESULTS_DIR/<Dataset>/<Trainer>__<Plans>__<CONFIG>/fold_N/validation/CASE<ending> (+ CASE.npz, CASE.json)
+// 1. accumulateCvResults: every fold's validation predictions merged into
+//    <model>/crossval_results_folds_0_1_2_3_4/ (segmentations, and probabilities CASE.npz + CASE.json when
+//    the folds saved them), summary.json over all validation cases against DATASET_DIR/labelsTr.
+// 2. ensembleCrossvalidations: the mean of two models' merged probabilities, argmax, evaluated, in
+//    RESULTS_DIR/<Dataset>/ensembles/ensemble___<m1>___<m2>___<folds>/.
+// 3. findBestConfiguration: every model + every pairwise ensemble ranked by foreground-mean Dice (ties →
+//    first), determine_postprocessing on the winner (postprocessing.json + postprocessed/), then
+//    inference_information.json + inference_instructions.txt, and optionally the winner's model bundle(s).
+// nnU-Net: evaluation/accumulate_cv_results.py, evaluation/find_best_configuration.py,
+// ensembling/ensemble.py (ensemble_crossvalidations), postprocessing/remove_connected_components.py.
+import fs from 'node:fs';
+import path from 'node:path';
+import { SegStudioError } from '../core/errors.ts';
+import { readImageFile, writeSegmentation } from '../core/io/index.ts';
+import { parseSummaryJson, type Summary } from '../core/evaluation/metrics.ts';
+import { pyFloat, pyJsonDumps } from '../core/evaluation/pyjson.ts';
+import {
+  DEFAULT_CONFIGURATIONS,
+  DEFAULT_PLANS,
+  DEFAULT_TRAINER,
+  buildInferenceInformation,
+  candidateModels,
+  crossvalFolderName,
+  ensembleName,
+  inferenceInstructions,
+  modelIdentifier,
+  pairwiseEnsembles,
+  parseModelIdentifier,
+  pickBest,
+  type CandidateResult,
+  type InferenceInformation,
+  type TrainedModel,
+} from '../core/evaluation/findBest.ts';
+import { evaluationLabels, labelInfo, parseDatasetJson, type DatasetJson, type LabelInfo } from '../core/planning/dataset.ts';
+import { bundleToZip, createBundle, loadBundle, type DatasetJson as BundleDatasetJson } from '../core/inference/bundle.ts';
+import { parsePostprocessingJson, type PostprocessingJson, type DeterminePostprocessingResult } from '../core/postprocessing/postprocessing.ts';
+import type { Plans } from '../core/planning/plans.ts';
+import type { ProgressFn } from '../core/types.ts';
+import {
+  determinePostprocessingFolders,
+  ensembleFolders,
+  ensureDir,
+  evaluateFolders,
+  filesWithEnding,
+  readBytes,
+  writeBytes,
+  type SegmentationCodec,
+} from './fsDataset.ts';
+
+export const defaultCodec: SegmentationCodec = { readImage: readImageFile, writeSegmentation };
+
+function readJsonFile(file: string): unknown {
+  const text = new TextDecoder().decode(readBytes(file));
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new SegStudioError('json', `not valid JSON (${(e as Error).message})`, file);
+  }
+}
+
+/** dataset.json of a raw dataset folder (DATASET_DIR/dataset.json), parsed and checked. */
+export function readDatasetJson(datasetDir: string): DatasetJson {
+  const f = path.join(datasetDir, 'dataset.json');
+  if (!fs.existsSync(f)) throw new SegStudioError('folder', 'not an nnU-Net raw dataset (no dataset.json)', datasetDir);
+  return parseDatasetJson(readBytes(f), f);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// which trained models are there
+// ---------------------------------------------------------------------------------------------------------
+export interface DiscoverOptions {
+  /** configurations in the order to consider; default: nnU-Net's (2d, 3d_fullres, 3d_lowres, 3d_cascade_fullres) then any other trained one */
+  configurations?: string[];
+  trainers?: string[];
+  plans?: string[];
+}
+
+/**
+ * The trained models in RESULTS_DIR/<Dataset>, in nnU-Net's order (trainer, then configuration, then plans).
+ * Configurations named explicitly must have a results folder (nnU-Net: "no mercy here"); without a list the
+ * ones present are taken.
+ */
+export function discoverTrainedModels(datasetResultsDir: string, opts: DiscoverOptions = {}): TrainedModel[] {
+  if (!fs.existsSync(datasetResultsDir) || !fs.statSync(datasetResultsDir).isDirectory())
+    throw new SegStudioError('folder', 'results folder not found', datasetResultsDir);
+  const trainers = opts.trainers?.length ? opts.trainers : [DEFAULT_TRAINER];
+  const plans = opts.plans?.length ? opts.plans : [DEFAULT_PLANS];
+  const present = fs
+    .readdirSync(datasetResultsDir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && e.name.split('__').length === 3)
+    .map((e) => e.name);
+  if (opts.configurations?.length) {
+    const models = candidateModels(trainers, opts.configurations, plans);
+    for (const m of models) {
+      const dir = path.join(datasetResultsDir, modelIdentifier(m));
+      if (!fs.existsSync(dir))
+        throw new SegStudioError(
+          'find-best',
+          `configuration ${m.configuration} (trainer ${m.trainer}, plans ${m.plans}) was not trained: expected ${modelIdentifier(m)}/ (present: ${present.join(', ') || 'none'})`,
+          datasetResultsDir,
+        );
+    }
+    return models;
+  }
+  const configs: string[] = [...DEFAULT_CONFIGURATIONS];
+  const others = new Set<string>();
+  for (const name of present) {
+    const m = parseModelIdentifier(name);
+    if (trainers.includes(m.trainer) && plans.includes(m.plans) && !configs.includes(m.configuration)) others.add(m.configuration);
+  }
+  configs.push(...[...others].sort());
+  const models = candidateModels(trainers, configs, plans).filter((m) => present.includes(modelIdentifier(m)));
+  if (models.length === 0)
+    throw new SegStudioError(
+      'find-best',
+      `no trained model folder <${trainers.join('|')}>__<${plans.join('|')}>__<CONFIG> here (present: ${present.join(', ') || 'none'})`,
+      datasetResultsDir,
+    );
+  return models;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// accumulate_cv_results
+// ---------------------------------------------------------------------------------------------------------
+export interface CrossvalOptions {
+  /** DATASET_DIR (dataset.json, labelsTr/) */
+  datasetDir: string;
+  folds: number[];
+  codec?: SegmentationCodec;
+  /** remove and rebuild the merged folder (nnU-Net's default); default true */
+  overwrite?: boolean;
+  onProgress?: ProgressFn;
+}
+
+export interface AccumulatedCv {
+  dir: string;
+  summary: Summary;
+  /** case ids merged */
+  cases: string[];
+  /** every case has CASE.npz (ensembles possible) */
+  hasProbabilities: boolean;
+}
+
+interface LabelSetup {
+  dataset: DatasetJson;
+  info: LabelInfo;
+  fileEnding: string;
+  refDir: string;
+}
+
+function labelSetup(datasetDir: string): LabelSetup {
+  const dataset = readDatasetJson(datasetDir);
+  const info = labelInfo(dataset, path.join(datasetDir, 'dataset.json'));
+  const refDir = path.join(datasetDir, 'labelsTr');
+  if (!fs.existsSync(refDir)) throw new SegStudioError('folder', 'no labelsTr/ folder (the cross-validation references)', datasetDir);
+  return { dataset, info, fileEnding: dataset.file_ending, refDir };
+}
+
+function evaluateMerged(setup: LabelSetup, dir: string, codec: SegmentationCodec, onProgress?: ProgressFn): Promise<Summary> {
+  return evaluateFolders(setup.refDir, dir, {
+    codec,
+    fileEnding: setup.fileEnding,
+    labelsOrRegions: evaluationLabels(setup.info),
+    ignoreLabel: setup.info.ignoreLabel,
+    outputFile: path.join(dir, 'summary.json'),
+    onProgress,
+  });
+}
+
+/** Merges fold_K/validation of `modelDir` for every requested fold and evaluates the merged folder. */
+export async function accumulateCvResults(modelDir: string, mergedDir: string, opts: CrossvalOptions): Promise<AccumulatedCv> {
+  const setup = labelSetup(opts.datasetDir);
+  const codec = opts.codec ?? defaultCodec;
+  const overwrite = opts.overwrite ?? true;
+  if (overwrite) fs.rmSync(mergedDir, { recursive: true, force: true });
+  ensureDir(mergedDir);
+  for (const f of ['dataset.json', 'plans.json']) if (fs.existsSync(path.join(modelDir, f))) fs.copyFileSync(path.join(modelDir, f), path.join(mergedDir, f));
+  const cases: string[] = [];
+  const seen = new Map<string, number>();
+  let copied = false;
+  let hasProbabilities = true;
+  for (const fold of opts.folds) {
+    const valDir = path.join(modelDir, `fold_${fold}`, 'validation');
+    if (!fs.existsSync(valDir) || !fs.statSync(valDir).isDirectory())
+      throw new SegStudioError('find-best', `fold ${fold} has no validation folder: train it (without --no-validation)`, valDir);
+    const preds = filesWithEnding(valDir, setup.fileEnding);
+    if (preds.length === 0) throw new SegStudioError('find-best', `fold ${fold} has no validation predictions (*${setup.fileEnding})`, valDir);
+    for (const pf of preds) {
+      const id = pf.slice(0, -setup.fileEnding.length);
+      const prev = seen.get(id);
+      if (prev !== undefined) throw new SegStudioError('find-best', `case ${id} is predicted by more than one fold (${prev} and ${fold}): the folds overlap`, valDir);
+      seen.set(id, fold);
+      cases.push(id);
+      const target = path.join(mergedDir, pf);
+      if (overwrite || !fs.existsSync(target)) {
+        fs.copyFileSync(path.join(valDir, pf), target);
+        copied = true;
+      }
+      const npz = path.join(valDir, `${id}.npz`);
+      if (fs.existsSync(npz)) {
+        if (overwrite || !fs.existsSync(path.join(mergedDir, `${id}.npz`))) fs.copyFileSync(npz, path.join(mergedDir, `${id}.npz`));
+        const pj = path.join(valDir, `${id}.json`);
+        if (fs.existsSync(pj)) fs.copyFileSync(pj, path.join(mergedDir, `${id}.json`));
+      } else hasProbabilities = false;
+    }
+  }
+  const summaryFile = path.join(mergedDir, 'summary.json');
+  const summary =
+    copied || !fs.existsSync(summaryFile)
+      ? await evaluateMerged(setup, mergedDir, codec, opts.onProgress)
+      : parseSummaryJson(new TextDecoder().decode(readBytes(summaryFile)), summaryFile);
+  return { dir: mergedDir, summary, cases: cases.sort(), hasProbabilities };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ensemble_crossvalidations
+// ---------------------------------------------------------------------------------------------------------
+/**
+ * Mean of the merged probabilities (CASE.npz) of the given cross-validation folders, argmax, written on the
+ * reference's grid into outDir, evaluated into outDir/summary.json. Needs the probabilities of every case.
+ */
+export async function ensembleCrossvalidations(
+  mergedDirs: string[],
+  outDir: string,
+  opts: Omit<CrossvalOptions, 'folds'>,
+): Promise<{ dir: string; summary: Summary }> {
+  const setup = labelSetup(opts.datasetDir);
+  const codec = opts.codec ?? defaultCodec;
+  if (opts.overwrite ?? true) fs.rmSync(outDir, { recursive: true, force: true });
+  ensureDir(outDir);
+  // geometry: the reference label file of the case (same grid as the validation prediction)
+  const propertiesFor = async (caseId: string) => {
+    const f = path.join(setup.refDir, caseId + setup.fileEnding);
+    return (await codec.readImage(readBytes(f), f)).properties;
+  };
+  await ensembleFolders(mergedDirs, outDir, {
+    codec,
+    fileEnding: setup.fileEnding,
+    regionsClassOrder: setup.info.regionsClassOrder,
+    propertiesFor,
+  });
+  for (const f of ['dataset.json', 'plans.json']) if (fs.existsSync(path.join(mergedDirs[0], f))) fs.copyFileSync(path.join(mergedDirs[0], f), path.join(outDir, f));
+  const summary = await evaluateMerged(setup, outDir, codec, opts.onProgress);
+  return { dir: outDir, summary };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// model bundle of a trained model (all requested folds), postprocessing.json included
+// ---------------------------------------------------------------------------------------------------------
+function readFolder(dir: string, prefix = '', out = new Map<string, Uint8Array>()): Map<string, Uint8Array> {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) readFolder(p, rel, out);
+    else if (e.isFile()) out.set(rel, readBytes(p));
+  }
+  return out;
+}
+
+/**
+ * One bundle holding every fold of a trained model: each fold's network from fold_K/bundle/ (what `segstudio
+ * train` writes from checkpoint_final), else converted from fold_K/checkpoint_final; plans.json and
+ * dataset.json from the model folder; `postprocessing` (if given) as postprocessing.json.
+ */
+export async function bundleForModel(modelDir: string, folds: number[], postprocessing?: PostprocessingJson): Promise<Map<string, Uint8Array>> {
+  const nets = new Map<number, Uint8Array>();
+  let plans: Plans | undefined;
+  let dataset: BundleDatasetJson | undefined;
+  let configuration: string | undefined;
+  let mirroring: number[] | null | undefined;
+  const fromCheckpoints: number[] = [];
+  for (const fold of folds) {
+    const bdir = path.join(modelDir, `fold_${fold}`, 'bundle');
+    if (fs.existsSync(path.join(bdir, 'manifest.json'))) {
+      const b = await loadBundle(readFolder(bdir), bdir);
+      const net = b.networks.length === 1 ? b.networks[0] : b.networks.find((n) => n.fold === fold);
+      if (!net) throw new SegStudioError('find-best', `the fold bundle has no network for fold ${fold}`, bdir);
+      if (configuration !== undefined && b.configuration !== configuration)
+        throw new SegStudioError('find-best', `fold ${fold} has configuration '${b.configuration}', an earlier fold '${configuration}'`, bdir);
+      configuration = b.configuration;
+      plans ??= b.plans;
+      dataset ??= b.dataset;
+      if (mirroring === undefined) mirroring = b.allowedMirroringAxes ?? undefined;
+      nets.set(fold, net.bytes);
+    } else if (fs.existsSync(path.join(modelDir, `fold_${fold}`, 'checkpoint_final.json'))) fromCheckpoints.push(fold);
+    else
+      throw new SegStudioError('find-best', `fold ${fold} has neither bundle/ nor checkpoint_final: finish its training`, path.join(modelDir, `fold_${fold}`));
+  }
+  if (fromCheckpoints.length) {
+    const { NodeTrainerFiles } = await import('./trainerFiles.ts');
+    const { loadCheckpoint } = await import('../training/trainer/checkpoint.ts');
+    const { bundleFromCheckpoints } = await import('../training/trainer/exportOnnx.ts');
+    const p = (plans ?? readJsonFile(path.join(modelDir, 'plans.json'))) as Plans;
+    const d = (dataset ?? readJsonFile(path.join(modelDir, 'dataset.json'))) as BundleDatasetJson;
+    const trained = [];
+    for (const fold of fromCheckpoints) trained.push({ fold, checkpoint: await loadCheckpoint(new NodeTrainerFiles(path.join(modelDir, `fold_${fold}`)), 'final') });
+    const b = await loadBundle(await bundleFromCheckpoints(trained, p, d), modelDir);
+    if (configuration !== undefined && b.configuration !== configuration)
+      throw new SegStudioError('find-best', `checkpoints have configuration '${b.configuration}', fold bundles '${configuration}'`, modelDir);
+    configuration = b.configuration;
+    plans ??= b.plans;
+    dataset ??= b.dataset;
+    if (mirroring === undefined) mirroring = b.allowedMirroringAxes ?? undefined;
+    for (const n of b.networks) nets.set(n.fold, n.bytes);
+  }
+  return createBundle({
+    plans: plans!,
+    dataset: dataset!,
+    configuration: configuration!,
+    folds: nets,
+    postprocessing,
+    ...(mirroring !== undefined ? { allowedMirroringAxes: mirroring } : {}),
+  });
+}
+
+/** Writes bundle files as a .zip (OUT ends with .zip) or a folder. */
+export function writeBundle(out: string, files: Map<string, Uint8Array>): void {
+  if (out.toLowerCase().endsWith('.zip')) {
+    writeBytes(out, bundleToZip(files));
+    return;
+  }
+  fs.rmSync(out, { recursive: true, force: true });
+  for (const [name, bytes] of files) writeBytes(path.join(out, name), bytes);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// find_best_configuration
+// ---------------------------------------------------------------------------------------------------------
+export interface FindBestOptions extends DiscoverOptions {
+  datasetDir: string;
+  folds?: number[];
+  /** consider pairwise ensembles (default true) */
+  allowEnsembles?: boolean;
+  /** export the winner: OUT.zip / OUT folder (one model), or OUT/ holding one bundle per ensemble member */
+  exportBundle?: string;
+  codec?: SegmentationCodec;
+  log?: (line: string) => void;
+  onProgress?: ProgressFn;
+}
+
+export interface FindBestResult {
+  results: CandidateResult[];
+  bestIndex: number;
+  /** indices tied with the best */
+  ties: number[];
+  /** ensembles not computed and why (missing probabilities) */
+  skippedEnsembles: { identifier: string; reason: string }[];
+  postprocessing: DeterminePostprocessingResult;
+  postprocessingFile: string;
+  info: InferenceInformation;
+  informationFile: string;
+  instructionsFile: string;
+  bundles: string[];
+}
+
+export async function findBestConfiguration(datasetResultsDir: string, opts: FindBestOptions): Promise<FindBestResult> {
+  const log = opts.log ?? (() => {});
+  const folds = opts.folds?.length ? opts.folds : [0, 1, 2, 3, 4];
+  const setup = labelSetup(opts.datasetDir);
+  const codec = opts.codec ?? defaultCodec;
+  const models = discoverTrainedModels(datasetResultsDir, opts);
+  const results: CandidateResult[] = [];
+  const merged = new Map<string, AccumulatedCv>();
+  for (const m of models) {
+    const id = modelIdentifier(m);
+    const modelDir = path.join(datasetResultsDir, id);
+    log(`find-best: accumulating cross-validation of ${id} (folds ${folds.join(' ')})`);
+    const acc = await accumulateCvResults(modelDir, path.join(modelDir, crossvalFolderName(folds)), { datasetDir: opts.datasetDir, folds, codec, onProgress: opts.onProgress });
+    merged.set(id, acc);
+    results.push({ identifier: id, members: [m], source: acc.dir, result: acc.summary.foreground_mean.Dice, summary: acc.summary });
+  }
+  const skippedEnsembles: FindBestResult['skippedEnsembles'] = [];
+  if (opts.allowEnsembles ?? true) {
+    for (const [a, b] of pairwiseEnsembles(models)) {
+      const ida = modelIdentifier(a);
+      const idb = modelIdentifier(b);
+      const name = ensembleName(ida, idb, folds);
+      const missing = [ida, idb].filter((id) => !merged.get(id)!.hasProbabilities);
+      if (missing.length) {
+        const reason = `no validation probabilities (fold_K/validation/CASE.npz) for ${missing.join(' and ')}`;
+        skippedEnsembles.push({ identifier: name, reason });
+        log(`find-best: skipping ${name}: ${reason}`);
+        continue;
+      }
+      log(`find-best: ensembling ${ida} + ${idb}`);
+      const ens = await ensembleCrossvalidations([merged.get(ida)!.dir, merged.get(idb)!.dir], path.join(datasetResultsDir, 'ensembles', name), {
+        datasetDir: opts.datasetDir,
+        codec,
+        onProgress: opts.onProgress,
+      });
+      results.push({ identifier: name, members: [a, b], source: ens.dir, result: ens.summary.foreground_mean.Dice, summary: ens.summary });
+    }
+  }
+  const { index: bestIndex, ties } = pickBest(results);
+  const best = results[bestIndex];
+  log(`find-best: best: ${best.identifier} (foreground mean Dice ${best.result})`);
+
+  const postprocessingFile = path.join(best.source, 'postprocessing.json');
+  const pp = await determinePostprocessingFolders(best.source, setup.refDir, {
+    codec,
+    fileEnding: setup.fileEnding,
+    foregroundLabels: setup.info.foregroundLabels,
+    labelsOrRegions: evaluationLabels(setup.info),
+    ignoreLabel: setup.info.ignoreLabel,
+    ppFile: postprocessingFile,
+    outputDir: path.join(best.source, 'postprocessed'),
+  });
+
+  const bundles: string[] = [];
+  if (opts.exportBundle) {
+    const out = path.resolve(opts.exportBundle);
+    const ppJson = parsePostprocessingJson(new TextDecoder().decode(readBytes(postprocessingFile)), postprocessingFile);
+    if (best.members.length === 1) {
+      const files = await bundleForModel(path.join(datasetResultsDir, best.identifier), folds, ppJson);
+      writeBundle(out, files);
+      bundles.push(out);
+    } else {
+      // a bundle holds one configuration: one bundle per member (without postprocessing: it applies to the
+      // ensembled output), the ensemble's postprocessing.json beside them
+      const zip = out.toLowerCase().endsWith('.zip');
+      const dir = zip ? out.slice(0, -4) : out;
+      ensureDir(dir);
+      for (const m of best.members) {
+        const id = modelIdentifier(m);
+        const target = path.join(dir, zip ? `${id}.zip` : id);
+        writeBundle(target, await bundleForModel(path.join(datasetResultsDir, id), folds));
+        bundles.push(target);
+      }
+      fs.copyFileSync(postprocessingFile, path.join(dir, 'postprocessing.json'));
+    }
+    for (const b of bundles) log(`find-best: wrote bundle ${b}`);
+  }
+
+  const info = buildInferenceInformation({
+    datasetName: path.basename(path.resolve(datasetResultsDir)),
+    folds,
+    considered: models,
+    ensemblingAllowed: opts.allowEnsembles ?? true,
+    results,
+    bestIndex,
+    resultPostPp: pp.after.foreground_mean.Dice,
+    postprocessingFile:
+      bundles.length > 1 ? path.join(path.dirname(bundles[0]), 'postprocessing.json') : postprocessingFile,
+    plansFile: path.join(best.source, 'plans.json'),
+    bundles: bundles.length ? bundles : undefined,
+  });
+  const informationFile = path.join(datasetResultsDir, 'inference_information.json');
+  const instructionsFile = path.join(datasetResultsDir, 'inference_instructions.txt');
+  // Dice values as Python floats (1 → 1.0), NaN as Python writes it
+  const bme = info.best_model_or_ensemble;
+  writeBytes(
+    informationFile,
+    pyJsonDumps({
+      ...info,
+      all_results: Object.fromEntries(Object.entries(info.all_results).map(([k, v]) => [k, pyFloat(v)])),
+      best_model_or_ensemble: { ...bme, result_on_crossval_pre_pp: pyFloat(bme.result_on_crossval_pre_pp), result_on_crossval_post_pp: pyFloat(bme.result_on_crossval_post_pp) },
+    }) + '\n',
+  );
+  writeBytes(instructionsFile, inferenceInstructions(info));
+  return { results, bestIndex, ties, skippedEnsembles, postprocessing: pp, postprocessingFile, info, informationFile, instructionsFile, bundles };
+}
+
