@@ -84,6 +84,12 @@ export class WebGpuBackend implements Backend {
       opts.maxBindingBytes ?? Infinity,
     );
     this.maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
+    if (device.limits.maxComputeInvocationsPerWorkgroup < WG || device.limits.maxComputeWorkgroupSizeX < WG)
+      throw new SegStudioError(
+        'webgpu-limits',
+        `this GPU allows ${device.limits.maxComputeInvocationsPerWorkgroup} invocations per workgroup; the training kernels need ${WG}`,
+        'WebGPU',
+      );
   }
 
   // ---- storage ---------------------------------------------------------------------------------------------

@@ -59,7 +59,9 @@ export async function compareNetwork(test: Backend, ref: Backend, cfg: UNetConfi
   };
   const a = await run(test), e = await run(ref);
   a.logits.forEach((l, i) => assertClose(`network output ${i}`, l, e.logits[i], 1e-3, 1e-4 * Math.max(1, maxAbs(e.logits[i]))));
-  assertClose('network loss', [a.res.loss, a.res.gradNorm], [e.res.loss, e.res.gradNorm], 1e-4, 1e-6);
+  assertClose('network loss', [a.res.loss], [e.res.loss], 1e-4, 1e-6);
+  // the global gradient norm sums ~all gradients squared: float32 accumulation order differs by backend
+  assertClose('network grad norm', [a.res.gradNorm], [e.res.gradNorm], 1e-3, 1e-6);
   // gradients are sums over many voxels: compare relative to the tensor's largest entry, with a floor tied to
   // the largest gradient of the whole net (conv biases in front of InstanceNorm have a true gradient of 0,
   // so theirs is pure rounding noise)
