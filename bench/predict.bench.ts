@@ -27,6 +27,8 @@ interface Scenario {
   size: number;
   step: number;
   tta: boolean;
+  /** alternating repetitions (min kept) */
+  reps?: number;
 }
 
 /** Smooth synthetic "head": bright ball with a darker core plus noise, nonzero everywhere (no cropping). */
@@ -62,18 +64,31 @@ async function child(s: Scenario): Promise<Record<string, unknown>> {
   const image = syntheticImage(s.size);
   const rssBefore = process.memoryUsage().rss;
   const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  const res = await predictCase(image, model, [runner], { tta: s.tta, stepSize: s.step });
-  const totalMs = performance.now() - t0;
-  const totalCpuMs = cpuMs(process.cpuUsage(c0));
-  const peakRssMB = process.resourceUsage().maxRSS / 1024;
-  // pure network: the same number of runs of the same tile shape, nothing else
-  const c1 = process.cpuUsage();
-  const t1 = performance.now();
-  for (let i = 0; i < res.runs; i++) await runner.run(tile, shape);
-  const pureNetworkMs = performance.now() - t1;
-  const pureNetworkCpuMs = cpuMs(process.cpuUsage(c1));
+  // predict and the pure-network loop alternate `reps` times; the minimum of each is kept (robust to load spikes)
+  let totalMs = Infinity;
+  let totalCpuMs = Infinity;
+  let pureNetworkMs = Infinity;
+  let pureNetworkCpuMs = Infinity;
+  let peakRssMB = 0;
+  let res!: Awaited<ReturnType<typeof predictCase>>;
+  for (let rep = 0; rep < (s.reps ?? 1); rep++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const r = await predictCase(image, model, [runner], { tta: s.tta, stepSize: s.step });
+    const ms = performance.now() - t0;
+    if (ms < totalMs) {
+      totalMs = ms;
+      res = r; // the fastest predict's own breakdown
+    }
+    totalCpuMs = Math.min(totalCpuMs, cpuMs(process.cpuUsage(c0)));
+    peakRssMB = Math.max(peakRssMB, process.resourceUsage().maxRSS / 1024);
+    // pure network: the same number of runs of the same tile shape, nothing else
+    const c1 = process.cpuUsage();
+    const t1 = performance.now();
+    for (let i = 0; i < r.runs; i++) await runner.run(tile, shape);
+    pureNetworkMs = Math.min(pureNetworkMs, performance.now() - t1);
+    pureNetworkCpuMs = Math.min(pureNetworkCpuMs, cpuMs(process.cpuUsage(c1)));
+  }
   await runner.dispose();
   return {
     scenario: s,
@@ -136,8 +151,8 @@ async function brainchop(): Promise<Record<string, unknown>> {
 
 export async function run(): Promise<Record<string, unknown>> {
   const scenarios: Scenario[] = [
-    { name: '128cube_step0.5_noTTA', size: 128, step: 0.5, tta: false },
-    { name: '64cube_TTA8', size: 64, step: 0.5, tta: true },
+    { name: '128cube_step0.5_noTTA', size: 128, step: 0.5, tta: false, reps: 2 },
+    { name: '64cube_TTA8', size: 64, step: 0.5, tta: true, reps: 3 },
     { name: '256cube_step1_noTTA', size: 256, step: 1, tta: false },
   ];
   if (process.env.SEGSTUDIO_BENCH_FULL) scenarios.push({ name: '256cube_step0.5_noTTA', size: 256, step: 0.5, tta: false });
