@@ -36,17 +36,18 @@ async function browserColdStarts(baseUrl: string, device: 'wasm' | 'webgpu'): Pr
       await page.goto(`${baseUrl}?demo=run&device=${device}`);
       const handle = await page.waitForFunction(
         () => {
-          const s = (window as unknown as { __segstudio?: { state(): { firstResultMs: number | null; errors: { message: string }[]; result: { totalMs: number; deviceLabel: string } | null } } }).__segstudio?.state();
+          const s = (window as unknown as { __segstudio?: { state(): { firstResultMs: number | null; errors: { message: string }[]; result: { totalMs: number; deviceLabel: string; fallbackReason: string | null } | null } } }).__segstudio?.state();
           if (!s) return null;
           if (s.errors.length) return { error: s.errors[0].message };
-          return s.firstResultMs !== null ? { first: s.firstResultMs, seg: s.result!.totalMs, label: s.result!.deviceLabel } : null;
+          return s.firstResultMs !== null ? { first: s.firstResultMs, seg: s.result!.totalMs, label: s.result!.deviceLabel, fallback: s.result!.fallbackReason } : null;
         },
         null,
         { timeout: 600_000, polling: 50 },
       );
-      const v = (await handle.jsonValue()) as { first: number; seg: number; label: string; error?: string };
+      const v = (await handle.jsonValue()) as { first: number; seg: number; label: string; fallback: string | null; error?: string };
       await ctx.close();
       if (v.error) throw new Error(`cold start on ${device}: ${v.error}`);
+      if (device === 'webgpu' && v.fallback) throw new Error(`cold start on WebGPU fell back to WASM: ${v.fallback}`);
       ms.push(v.first);
       segmentMs.push(v.seg);
       label = v.label;

@@ -208,7 +208,14 @@ const api = {
     const names = files.map((f) => f.name);
     return guarded(async () => {
       if (files.length === 0) throw new SegStudioError('no-files', 'no files were dropped');
-      const { caseName, order } = groupChannels(names);
+      const { caseName, order, isCase } = groupChannels(names);
+      if (!isCase) {
+        throw new SegStudioError(
+          'several-images',
+          `${files.length} images dropped that are not the channel files of one case: drop one image, or one case's channels named CASE_0000, CASE_0001, …`,
+          names.slice(0, 3).join(', ') + (names.length > 3 ? ', …' : ''),
+        );
+      }
       const images: Image[] = [];
       for (const i of order) {
         const f = files[i];

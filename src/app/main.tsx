@@ -18,7 +18,12 @@ void init()
   .then(() => (params.get('demo') === 'run' ? runDemo() : undefined));
 
 if (import.meta.env.PROD && 'serviceWorker' in navigator) {
-  navigator.serviceWorker.register('./sw.js', { scope: './' }).catch(() => {
+  navigator.serviceWorker
+    .register('./sw.js', { scope: './' })
+    .then((reg) => {
+      if (navigator.onLine) reg.active?.postMessage('segstudio:check-update');
+    })
+    .catch(() => {
     /* offline use unavailable (e.g. private mode); the app still works online */
   });
 }

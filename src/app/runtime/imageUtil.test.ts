@@ -33,10 +33,12 @@ describe('groupChannels', () => {
     expect(groupChannels(['c/BRATS_001_0002.nii.gz', 'BRATS_001_0000.nii.gz', 'BRATS_001_0001.nii.gz'])).toEqual({
       caseName: 'BRATS_001.nii.gz',
       order: [1, 2, 0],
+      isCase: true,
     });
   });
-  it('keeps drop order for unrelated names', () => {
-    expect(groupChannels(['a.nii', 'b.nii'])).toEqual({ caseName: 'a.nii', order: [0, 1] });
+  it('flags unrelated names (not one case)', () => {
+    expect(groupChannels(['a.nii', 'b.nii'])).toEqual({ caseName: 'a.nii', order: [0, 1], isCase: false });
+    expect(groupChannels(['A_0000.nii', 'B_0001.nii']).isCase).toBe(false);
   });
 });
 

@@ -76,12 +76,12 @@ export function labelStats(labels: LabelMap, spacing: number[], is2D: boolean, v
 const CHANNEL_RE = /^(.*)_(\d{4})(\.nii\.gz|\.nii|\.png)$/i;
 
 /** Orders dropped image files: nnU-Net channel files CASE_0000, CASE_0001 … become channels 0, 1 …. */
-export function groupChannels(names: string[]): { caseName: string; order: number[] } {
-  if (names.length === 1) return { caseName: names[0], order: [0] };
+export function groupChannels(names: string[]): { caseName: string; order: number[]; isCase: boolean } {
+  if (names.length === 1) return { caseName: names[0], order: [0], isCase: true };
   const parsed = names.map((n) => CHANNEL_RE.exec(n.split('/').pop() ?? n));
   if (parsed.every((m) => m) && new Set(parsed.map((m) => m![1])).size === 1) {
     const order = names.map((_, i) => i).sort((a, b) => Number(parsed[a]![2]) - Number(parsed[b]![2]));
-    return { caseName: `${parsed[0]![1]}${parsed[0]![3]}`, order };
+    return { caseName: `${parsed[0]![1]}${parsed[0]![3]}`, order, isCase: true };
   }
-  return { caseName: names[0], order: names.map((_, i) => i) };
+  return { caseName: names[0], order: names.map((_, i) => i), isCase: false };
 }

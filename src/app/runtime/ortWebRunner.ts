@@ -105,7 +105,23 @@ const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as cons
  * onnxruntime-web through env.webgpu.device before its first WebGPU session, shared by every session
  * (folds) and watched for loss (then segmentation falls back to WASM with the reason).
  */
-export async function ensureGpu(): Promise<GpuState> {
+let gpuPending: Promise<GpuState> | null = null;
+
+export function ensureGpu(): Promise<GpuState> {
+  // one device per worker, even when the warm-up, the prewarm and a segmentation ask at the same time
+  if (!gpuPending) {
+    gpuPending = createGpu();
+    gpuPending.catch(() => {
+      gpuPending = null;
+    });
+  }
+  return gpuPending.then((g) => {
+    if (g.lost) throw new SegStudioError('webgpu-lost', `the WebGPU device was lost (${g.lostReason ?? 'unknown'}); reload the page to use the GPU again`);
+    return g;
+  });
+}
+
+async function createGpu(): Promise<GpuState> {
   if (gpuState && !gpuState.lost) return gpuState;
   if (gpuState?.lost) throw new SegStudioError('webgpu-lost', `the WebGPU device was lost (${gpuState.lostReason ?? 'unknown'}); reload the page to use the GPU again`);
   const gpu = (self.navigator as Navigator & { gpu?: GPU }).gpu;
