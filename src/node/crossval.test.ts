@@ -11,15 +11,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeSegmentation } from '../core/io/index.ts';
-import { writeNpz } from '../core/ensembling/npz.ts';
-import { createBundle, loadBundle, unzipBundle } from '../core/inference/bundle.ts';
-import { buildPointwiseOnnx, syntheticPlans } from '../core/inference/syntheticModels.ts';
+import { loadBundle, unzipBundle } from '../core/inference/bundle.ts';
 import { parsePostprocessingJson } from '../core/postprocessing/postprocessing.ts';
 import { pyJsonParse } from '../core/evaluation/pyjson.ts';
 import { isSegStudioError } from '../core/errors.ts';
 import { accumulateCvResults, discoverTrainedModels, findBestConfiguration } from './crossval.ts';
-import { writeBundleFolder } from './trainerFiles.ts';
+import { readFolder, softProbabilities, writeFakeModel, writeRawDataset, type FakeCase } from './crossval.testutil.ts';
 
 const SHAPE = [2, 6, 6];
 const N = 72;
@@ -59,42 +56,17 @@ function predB(): { seg: Uint8Array; unsure: Map<number, number> } {
     }
   return { seg, unsure };
 }
-function probabilities(p: { seg: Uint8Array; unsure: Map<number, number> }): Float32Array {
-  const out = new Float32Array(3 * N);
-  for (let i = 0; i < N; i++) {
-    const right = p.unsure.get(i);
-    for (let c = 0; c < 3; c++) out[c * N + i] = c === p.seg[i] ? (right === undefined ? 0.8 : 0.6) : c === right ? 0.3 : 0.1;
-  }
-  return out;
-}
-
 let root: string;
 let datasetDir: string;
 let results: string;
 
-async function writeModel(configuration: string, pred: { seg: Uint8Array; unsure: Map<number, number> }, opts: { npz?: boolean } = {}): Promise<string> {
-  const dir = path.join(results, `nnUNetTrainer__nnUNetPlans__${configuration}`);
-  const plans = syntheticPlans({ configuration, patchSize: configuration === '2d' ? [6, 6] : [2, 6, 6], spacing: [1, 1, 1], channels: 1 });
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'plans.json'), JSON.stringify(plans));
-  fs.writeFileSync(path.join(dir, 'dataset.json'), JSON.stringify(DATASET));
-  for (let k = 0; k < 5; k++) {
-    const val = path.join(dir, `fold_${k}`, 'validation');
-    fs.mkdirSync(val, { recursive: true });
-    const f = path.join(val, `${CASES[k]}.nii.gz`);
-    fs.writeFileSync(f, writeSegmentation({ data: pred.seg, shape: SHAPE }, PROPS, f));
-    if (opts.npz ?? true) fs.writeFileSync(path.join(val, `${CASES[k]}.npz`), writeNpz({ probabilities: { data: probabilities(pred), shape: [3, ...SHAPE] } }));
-    // a one-fold bundle as `segstudio train` leaves in fold_K/bundle/ (a 1×1 network: weights are irrelevant here)
-    const onnx = buildPointwiseOnnx([[1], [2 + k], [3]], [0, 0, 0], configuration === '2d' ? ['h', 'w'] : ['d', 'h', 'w']);
-    writeBundleFolder(path.join(dir, `fold_${k}`, 'bundle'), await createBundle({ plans, dataset: DATASET, configuration, folds: { [k]: onnx }, allowedMirroringAxes: [0, 1] }));
-  }
-  return dir;
-}
+const FAKE_CASES: FakeCase[] = CASES.map((id) => ({ id, shape: SHAPE, properties: PROPS }));
 
-function readFolder(dir: string): Map<string, Uint8Array> {
-  const m = new Map<string, Uint8Array>();
-  for (const n of fs.readdirSync(dir)) m.set(n, new Uint8Array(fs.readFileSync(path.join(dir, n))));
-  return m;
+function writeModel(configuration: string, pred: { seg: Uint8Array; unsure: Map<number, number> }, opts: { npz?: boolean } = {}): Promise<string> {
+  return writeFakeModel(results, configuration, DATASET, FAKE_CASES, () => ({
+    seg: pred.seg,
+    probabilities: (opts.npz ?? true) ? softProbabilities(pred.seg, 3, pred.unsure) : undefined,
+  }));
 }
 
 function caught(fn: () => unknown): Promise<unknown> {
@@ -114,12 +86,7 @@ beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'segstudio-findbest-'));
   datasetDir = path.join(root, 'Dataset999_Synthetic');
   results = path.join(root, 'results', 'Dataset999_Synthetic');
-  fs.mkdirSync(path.join(datasetDir, 'labelsTr'), { recursive: true });
-  fs.writeFileSync(path.join(datasetDir, 'dataset.json'), JSON.stringify(DATASET));
-  for (const c of CASES) {
-    const f = path.join(datasetDir, 'labelsTr', `${c}.nii.gz`);
-    fs.writeFileSync(f, writeSegmentation({ data: reference(), shape: SHAPE }, PROPS, f));
-  }
+  writeRawDataset(datasetDir, DATASET, FAKE_CASES, () => reference());
   await writeModel('2d', predA());
   await writeModel('3d_fullres', predB());
 });
