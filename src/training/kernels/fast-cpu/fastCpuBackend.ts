@@ -73,7 +73,7 @@ export class FastCpuBackend implements Backend {
   private sessions = new Map<string, Promise<OrtSessionLike>>();
   private readonly maxPoolBytes: number;
   /** counters for the benchmark: onnxruntime runs and sessions created */
-  readonly stats = { ortRuns: 0, sessionsCreated: 0, ortMs: 0, tsMs: 0 };
+  readonly stats = { ortRuns: 0, sessionsCreated: 0, ortMs: 0, tsMs: 0, msByOp: {} as Record<string, number> };
 
   constructor(
     private readonly ort: OrtLike,
@@ -161,7 +161,8 @@ export class FastCpuBackend implements Backend {
   private session(key: string, build: () => Uint8Array): Promise<OrtSessionLike> {
     let s = this.sessions.get(key);
     if (!s) {
-      const so: Record<string, unknown> = { graphOptimizationLevel: 'all', logSeverityLevel: 3, ...this.opts.sessionOptions };
+      // no per-session memory arena: 60+ sessions each keeping their peak im2col buffers would hold gigabytes
+      const so: Record<string, unknown> = { graphOptimizationLevel: 'all', logSeverityLevel: 3, enableCpuMemArena: false, ...this.opts.sessionOptions };
       if (this.opts.threads) so.intraOpNumThreads = this.opts.threads;
       s = this.ort.InferenceSession.create(build(), so);
       this.stats.sessionsCreated++;
@@ -186,7 +187,10 @@ export class FastCpuBackend implements Backend {
       if (data !== dst) dst.set(data);
       out.data = dst;
       this.stats.ortRuns++;
-      this.stats.ortMs += performance.now() - t0;
+      const dt = performance.now() - t0;
+      this.stats.ortMs += dt;
+      const op = key.slice(0, key.indexOf('|'));
+      this.stats.msByOp[op] = (this.stats.msByOp[op] ?? 0) + dt;
     });
   }
 

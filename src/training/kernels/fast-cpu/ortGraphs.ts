@@ -6,9 +6,9 @@
 //  - forward:        ONNX Conv.
 //  - backward-data:  stride 1 → a Conv of dy with the spatially flipped, in/out-swapped weights and padding
 //                    d·(k−1) − p (same cost as the forward); otherwise ONNX ConvTranspose with output_padding.
-//  - backward-weights: explicit im2col inside the graph (one strided Slice of the padded input per kernel
-//                    tap, concatenated) followed by a single Gemm dyᵀ·col over batch and voxels.
-//  - transposed conv (kernel == stride): ConvTranspose forward; its data gradient is a Conv with stride = kernel,
+//  - backward-weights: one strided Slice of the padded input per kernel tap and one Gemm dy·sliceᵀ per tap
+//                    (contraction over batch and voxels), stacked.
+//  - transposed conv (kernel == stride): a MatMul plus an interleaving Transpose; its data gradient is a Conv with stride = kernel,
 //                    its weight gradient is the backward-weights graph with the roles of x and dy swapped.
 import { OnnxGraphBuilder } from '../../../core/inference/onnx/builder.ts';
 import type { ConvSpec } from '../../engine/backend.ts';
@@ -74,7 +74,9 @@ export function convBackwardDataGraph(dyShape: readonly number[], wShape: readon
 
 /**
  * dw for y = conv(x, w) with geometry (kernel k, stride, padding, dilation). Inputs: x, dy; output dw [Cout, Cin, k...].
- * im2col in the graph: col[ci·K + tap, n·O + o] = xpad[n, ci, o·s + tap·d], then dw = dy[Cout, N·O] · colᵀ.
+ * One Gemm per kernel tap: dw[:, :, tap] = dy[Cout, N·O] · xtapᵀ where xtap[ci, n·O + o] = xpad[n, ci, o·s + tap·d]
+ * is a strided Slice of the padded input (measured ~3× faster than one Gemm over a concatenated im2col matrix,
+ * whose 27-fold copy dominates).
  */
 export function convBackwardWeightsGraph(xShape: readonly number[], dyShape: readonly number[], wShape: readonly number[], spec: ConvSpec): Uint8Array {
   const nd = wShape.length - 2;
@@ -94,9 +96,14 @@ export function convBackwardWeightsGraph(xShape: readonly number[], dyShape: rea
     const pads = [0, 0, ...spec.padding, 0, 0, ...spec.padding];
     xt = b.node('Pad', [xt, b.int64Const(pads, 'pads')], { mode: 'constant' })[0];
   }
+  const dyt = n === 1 ? 'dy' : b.node('Transpose', ['dy'], { perm: [1, 0, ...axes] })[0];
+  const [dy2] = b.node('Reshape', [dyt, b.int64Const([cout, n * O], 'shape')]);
+  const colShape = b.int64Const([cin, n * O], 'shape');
+  const unsq = b.int64Const([2], 'unsq');
+  const axesC = b.int64Const(axes, 'axes');
+  const steps = b.int64Const(spec.stride, 'steps');
   const taps: string[] = [];
   const idx = new Array<number>(nd).fill(0);
-  const unsqAxes = b.int64Const([1], 'unsq');
   for (let t = 0; t < K; t++) {
     let r = t;
     for (let a = nd - 1; a >= 0; a--) {
@@ -105,28 +112,48 @@ export function convBackwardWeightsGraph(xShape: readonly number[], dyShape: rea
     }
     const starts = idx.map((v, a) => v * spec.dilation[a]);
     const ends = starts.map((s0, a) => s0 + spec.stride[a] * (o[a] - 1) + 1);
-    const [sl] = b.node('Slice', [xt, b.int64Const(starts, 'starts'), b.int64Const(ends, 'ends'), b.int64Const(axes, 'axes'), b.int64Const(spec.stride, 'steps')]);
-    taps.push(K === 1 ? sl : b.node('Unsqueeze', [sl, unsqAxes])[0]);
+    const [sl] = b.node('Slice', [xt, b.int64Const(starts, 'starts'), b.int64Const(ends, 'ends'), axesC, steps]);
+    const [col] = b.node('Reshape', [sl, colShape]);
+    const [g] = b.node('Gemm', [dy2, col], { transB: 1 });
+    taps.push(K === 1 ? g : b.node('Unsqueeze', [g, unsq])[0]);
   }
-  const stacked = K === 1 ? taps[0] : b.node('Concat', taps, { axis: 1 })[0];
-  const [col] = b.node('Reshape', [stacked, b.int64Const([cin * K, n * O], 'shape')]);
-  const dyt = n === 1 ? 'dy' : b.node('Transpose', ['dy'], { perm: [1, 0, ...axes] })[0];
-  const [dy2] = b.node('Reshape', [dyt, b.int64Const([cout, n * O], 'shape')]);
-  const [g] = b.node('Gemm', [dy2, col], { transB: 1 });
-  const [dw] = b.node('Reshape', [g, b.int64Const([...wShape], 'shape')], {}, { outputs: [b.fresh('dw')] });
+  const stacked = K === 1 ? taps[0] : b.node('Concat', taps, { axis: 2 })[0];
+  const [dw] = b.node('Reshape', [stacked, b.int64Const([...wShape], 'shape')], {}, { outputs: [b.fresh('dw')] });
   b.addOutput(dw, [...wShape], 'float32', 'dw');
   return b.toBytes();
 }
 
-/** Transposed conv, kernel == stride, padding 0. Inputs x, w[, b]; output y. */
+/**
+ * Transposed conv, kernel == stride, padding 0. Inputs x, w[, b]; output y. Every input voxel writes one
+ * disjoint kernel-sized block, so it is one MatMul wᵀ[Cout·S, Cin] · x[N, Cin, V] followed by a transpose
+ * that interleaves the S = Π stride block offsets with the voxels (faster than onnxruntime's ConvTranspose).
+ */
 export function convTransposeGraph(xShape: readonly number[], wShape: readonly number[], hasBias: boolean, stride: number[]): Uint8Array {
+  const nd = stride.length;
+  const [n, cin] = xShape;
+  const cout = wShape[1];
+  const sp = xShape.slice(2);
+  const V = sp.reduce((a, v) => a * v, 1);
+  const S = stride.reduce((a, v) => a * v, 1);
+  const outShape = [n, cout, ...sp.map((s, i) => s * stride[i])];
   const b = new OnnxGraphBuilder('convT_fwd');
   b.addInput('x', [...xShape]);
   b.addInput('w', [...wShape]);
-  const ins = ['x', 'w'];
-  if (hasBias) ins.push(b.addInput('b', [wShape[1]]));
-  const [y] = b.node('ConvTranspose', ins, { strides: stride, kernel_shape: stride });
-  b.addOutput(y, [xShape[0], wShape[1], ...xShape.slice(2).map((s, i) => s * stride[i])], 'float32', 'y');
+  const [w2] = b.node('Reshape', ['w', b.int64Const([cin, cout * S], 'shape')]);
+  const [wt] = b.node('Transpose', [w2], { perm: [1, 0] });
+  const [x2] = b.node('Reshape', ['x', b.int64Const([n, cin, V], 'shape')]);
+  const [m] = b.node('MatMul', [wt, x2]); // [N, Cout·S, V]
+  const [m2] = b.node('Reshape', [m, b.int64Const([n, cout, ...stride, ...sp], 'shape')]);
+  const perm = [0, 1];
+  for (let i = 0; i < nd; i++) perm.push(2 + nd + i, 2 + i);
+  const [t] = b.node('Transpose', [m2], { perm });
+  let [y] = b.node('Reshape', [t, b.int64Const(outShape, 'shape')]);
+  if (hasBias) {
+    b.addInput('b', [cout]);
+    const [b2] = b.node('Reshape', ['b', b.int64Const([cout, ...stride.map(() => 1)], 'shape')]);
+    [y] = b.node('Add', [y, b2]);
+  }
+  b.addOutput(y, outShape, 'float32', 'y');
   return b.toBytes();
 }
 
