@@ -359,7 +359,7 @@ const api = {
       const { out, sessionMs } = run;
       const labels = out.labels;
       const u8 = labels.data instanceof Uint8Array ? labels.data : Uint8Array.from(labels.data as ArrayLike<number>);
-      S.probabilities = out.probabilities ? { data: out.probabilities, channels: model.info.labels.length } : null;
+      S.probabilities = out.probabilities ? { data: out.probabilities, channels: out.probabilityChannels } : null;
       const is2D = image.properties.format === 'png' || image.shape[1] === 1;
       const stats = labelStats({ data: u8, shape: labels.shape }, image.properties.spacing, is2D, model.info.labels.map((l) => l.value));
       const result: SegmentResult = {

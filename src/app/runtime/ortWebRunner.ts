@@ -160,6 +160,15 @@ export function prepareForWebGpu(modelBytes: Uint8Array, fileName: string): { by
   return { bytes: encodeModel(report.model), rewritten: report.rewritten };
 }
 
+// ORT's WebGPU EP refuses to create two sessions at once ("another WebGPU EP inference session is being
+// created"): the warm-up, the prewarm and a segmentation may overlap, so creations are queued.
+let creationQueue: Promise<unknown> = Promise.resolve();
+function serialized<T>(fn: () => Promise<T>): Promise<T> {
+  const next = creationQueue.then(fn, fn);
+  creationQueue = next.catch(() => undefined);
+  return next;
+}
+
 export interface OrtWebRunnerOptions {
   device: WebDevice;
   fileName: string;
@@ -180,7 +189,7 @@ export async function createOrtWebRunner(modelBytes: Uint8Array, opts: OrtWebRun
   }
   let session: OrtTypes.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, sessionOptions);
+    session = await serialized(() => ort.InferenceSession.create(bytes, sessionOptions));
   } catch (e) {
     throw new SegStudioError('model-load', `onnxruntime-web (${opts.device}) cannot load the model: ${(e as Error).message}`, opts.fileName);
   }

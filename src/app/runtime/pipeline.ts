@@ -149,7 +149,7 @@ export async function runPrediction(
   model: AppModel,
   runners: NetworkRunner[],
   opts: PredictOptions,
-): Promise<{ labels: LabelMap; probabilities?: Float32Array }> {
+): Promise<{ labels: LabelMap; probabilities?: Float32Array; probabilityChannels: number }> {
   const r = await predictCase(image, model.loaded, runners, {
     tta: opts.tta,
     stepSize: opts.stepSize,
@@ -157,7 +157,7 @@ export async function runPrediction(
     onProgress: opts.onProgress,
     signal: opts.signal,
   });
-  return { labels: r.labels, probabilities: r.probabilities };
+  return { labels: r.labels, probabilities: r.probabilities, probabilityChannels: r.probabilitiesShape?.[0] ?? r.classNames.length };
 }
 
 function outName(imageName: string, suffix: string, ext: string): string {
