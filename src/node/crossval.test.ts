@@ -195,8 +195,8 @@ describe('findBestConfiguration', () => {
         'ensemble___nnUNetTrainer__nnUNetPlans__2d___nnUNetTrainer__nnUNetPlans__3d_fullres___0_1_2_3_4',
       ]);
       expect(r.skippedEnsembles.map((s) => s.reason)).toEqual([
-        'no validation probabilities (fold_K/validation/CASE.npz) for nnUNetTrainer__nnUNetPlans__3d_lowres',
-        'no validation probabilities (fold_K/validation/CASE.npz) for nnUNetTrainer__nnUNetPlans__3d_lowres',
+        'no validation probabilities (fold_K/validation/CASE.npz) for nnUNetTrainer__nnUNetPlans__3d_lowres (--predict-probabilities makes them)',
+        'no validation probabilities (fold_K/validation/CASE.npz) for nnUNetTrainer__nnUNetPlans__3d_lowres (--predict-probabilities makes them)',
       ]);
       const noEns = await findBestConfiguration(results, { datasetDir, allowEnsembles: false });
       expect(noEns.ties).toEqual([0, 2]);

@@ -50,11 +50,12 @@ export async function writeFakeModel(
   dataset: FakeDataset,
   cases: FakeCase[],
   predict: (c: FakeCase, k: number) => FakePrediction,
+  patchSize?: number[],
 ): Promise<string> {
   const dir = path.join(results, `nnUNetTrainer__nnUNetPlans__${configuration}`);
   const nClasses = Object.keys(dataset.labels).length;
   const is2d = configuration === '2d';
-  const plans = syntheticPlans({ configuration, patchSize: is2d ? [8, 8] : [4, 8, 8], spacing: is2d ? [1, 1] : [1, 1, 1], channels: 1 });
+  const plans = syntheticPlans({ configuration, patchSize: patchSize ?? (is2d ? [8, 8] : [4, 8, 8]), spacing: is2d ? [1, 1] : [1, 1, 1], channels: 1 });
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'plans.json'), JSON.stringify(plans));
   fs.writeFileSync(path.join(dir, 'dataset.json'), JSON.stringify(dataset));

@@ -247,6 +247,55 @@ export async function ensembleCrossvalidations(
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// missing validation probabilities (nnU-Net: nnUNetv2_train ... --val --npz re-runs the validation saving them)
+// ---------------------------------------------------------------------------------------------------------
+/**
+ * For each fold, the validation cases without CASE.npz are predicted again with the fold's network
+ * (fold_K/bundle/, mirroring TTA as in validation) from DATASET_DIR/imagesTr, writing CASE<ending>, CASE.npz
+ * and CASE.json into fold_K/validation/. Returns the number of cases predicted.
+ */
+export async function predictValidationProbabilities(
+  modelDir: string,
+  folds: number[],
+  datasetDir: string,
+  opts: { log?: (line: string) => void; device?: 'cpu' | 'webgpu' } = {},
+): Promise<number> {
+  const setup = labelSetup(datasetDir);
+  const { loadModelFromPath, createRunnersForModel, groupInputs, predictFiles } = await import('./predictFiles.ts');
+  const imagesDir = path.join(datasetDir, 'imagesTr');
+  const images = fs.existsSync(imagesDir) ? fs.readdirSync(imagesDir) : [];
+  let done = 0;
+  for (const fold of folds) {
+    const valDir = path.join(modelDir, `fold_${fold}`, 'validation');
+    if (!fs.existsSync(valDir)) continue;
+    const ids = filesWithEnding(valDir, setup.fileEnding)
+      .map((f) => f.slice(0, -setup.fileEnding.length))
+      .filter((id) => !fs.existsSync(path.join(valDir, `${id}.npz`)));
+    if (ids.length === 0) continue;
+    const bdir = path.join(modelDir, `fold_${fold}`, 'bundle');
+    if (!fs.existsSync(path.join(bdir, 'manifest.json')))
+      throw new SegStudioError('find-best', `cannot predict probabilities: fold ${fold} has no bundle/ (its trained network)`, bdir);
+    const model = await loadModelFromPath(bdir);
+    const runners = await createRunnersForModel(model, { device: opts.device ?? 'cpu' });
+    try {
+      for (const id of ids) {
+        const files = images
+          .filter((n) => n.startsWith(`${id}_`) && n.endsWith(setup.fileEnding) && /^_\d{4}$/.test(n.slice(id.length, -setup.fileEnding.length)))
+          .sort()
+          .map((n) => path.join(imagesDir, n));
+        if (files.length === 0) throw new SegStudioError('find-best', `no image ${id}_0000${setup.fileEnding} for validation case ${id}`, imagesDir);
+        opts.log?.(`find-best: predicting probabilities of ${id} (fold ${fold}, ${path.basename(modelDir)})`);
+        await predictFiles(groupInputs(files, setup.fileEnding), model, runners, { output: valDir, saveProbabilities: true });
+        done++;
+      }
+    } finally {
+      await Promise.all(runners.map((r) => r.dispose()));
+    }
+  }
+  return done;
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // model bundle of a trained model (all requested folds), postprocessing.json included
 // ---------------------------------------------------------------------------------------------------------
 function readFolder(dir: string, prefix = '', out = new Map<string, Uint8Array>()): Map<string, Uint8Array> {
@@ -333,6 +382,8 @@ export interface FindBestOptions extends DiscoverOptions {
   folds?: number[];
   /** consider pairwise ensembles (default true) */
   allowEnsembles?: boolean;
+  /** predict missing validation probabilities with each fold's bundle first (so ensembles can be evaluated) */
+  predictProbabilities?: boolean;
   /** export the winner: OUT.zip / OUT folder (one model), or OUT/ holding one bundle per ensemble member */
   exportBundle?: string;
   codec?: SegmentationCodec;
@@ -366,6 +417,7 @@ export async function findBestConfiguration(datasetResultsDir: string, opts: Fin
   for (const m of models) {
     const id = modelIdentifier(m);
     const modelDir = path.join(datasetResultsDir, id);
+    if (opts.predictProbabilities && (opts.allowEnsembles ?? true)) await predictValidationProbabilities(modelDir, folds, opts.datasetDir, { log });
     log(`find-best: accumulating cross-validation of ${id} (folds ${folds.join(' ')})`);
     const acc = await accumulateCvResults(modelDir, path.join(modelDir, crossvalFolderName(folds)), { datasetDir: opts.datasetDir, folds, codec, onProgress: opts.onProgress });
     merged.set(id, acc);
@@ -379,7 +431,7 @@ export async function findBestConfiguration(datasetResultsDir: string, opts: Fin
       const name = ensembleName(ida, idb, folds);
       const missing = [ida, idb].filter((id) => !merged.get(id)!.hasProbabilities);
       if (missing.length) {
-        const reason = `no validation probabilities (fold_K/validation/CASE.npz) for ${missing.join(' and ')}`;
+        const reason = `no validation probabilities (fold_K/validation/CASE.npz) for ${missing.join(' and ')} (--predict-probabilities makes them)`;
         skippedEnsembles.push({ identifier: name, reason });
         log(`find-best: skipping ${name}: ${reason}`);
         continue;

@@ -12,6 +12,7 @@ import { dataPath, describeWithData } from '../../../test/sharedData.ts';
 import { readImageFile } from '../../core/io/index.ts';
 import { loadBundle, unzipBundle } from '../../core/inference/bundle.ts';
 import { pyJsonParse } from '../../core/evaluation/pyjson.ts';
+import { readNpzKey } from '../../core/ensembling/npz.ts';
 import { softProbabilities, writeFakeModel, writeRawDataset, type FakeCase } from '../../node/crossval.testutil.ts';
 import { main } from '../main.ts';
 
@@ -126,6 +127,37 @@ describeWithData('segstudio find-best (real hippocampus labels, perturbed)', () 
     const b = await loadBundle(unzipBundle(new Uint8Array(fs.readFileSync(out)), out), out);
     expect(b.configuration).toBe(winner);
     expect(b.postprocessing).toHaveProperty('postprocessing_fns');
+  });
+
+  it('--predict-probabilities predicts the missing CASE.npz with the fold bundles, so the ensemble is ranked', async () => {
+    const res2 = path.join(tmp, 'results2', 'Dataset004_Hippocampus');
+    fs.mkdirSync(path.join(ds, 'imagesTr'), { recursive: true });
+    for (const id of IDS)
+      fs.symlinkSync(dataPath('Dataset004_Hippocampus', 'imagesTr', `${id}_0000.nii.gz`), path.join(ds, 'imagesTr', `${id}_0000.nii.gz`));
+    await writeFakeModel(res2, '2d', DATASET, cases, (_c, k) => {
+      const p = perturb(refs[k], 1, 4);
+      return { seg: p.seg, probabilities: softProbabilities(p.seg, 3, p.unsure) };
+    });
+    // no probabilities; a patch as large as the images (one window per case)
+    await writeFakeModel(res2, '3d_lowres', DATASET, cases, (_c, k) => ({ seg: refs[k] }), [48, 64, 48]);
+    // folds 0 and 1 only (two predicted cases keep the test short)
+    const before = await cli(['find-best', res2, '-d', ds, '-f', '0', '1']);
+    expect(before.rc).toBe(0);
+    expect(before.out).toContain('skipped ensemble___nnUNetTrainer__nnUNetPlans__2d___nnUNetTrainer__nnUNetPlans__3d_lowres___0_1');
+    const r = await cli(['find-best', res2, '-d', ds, '-f', '0', '1', '--predict-probabilities']);
+    expect(r.rc).toBe(0);
+    expect(r.out).not.toContain('skipped');
+    expect(r.out).toMatch(/ensemble___nnUNetTrainer__nnUNetPlans__2d___nnUNetTrainer__nnUNetPlans__3d_lowres___0_1 +\d\.\d{4}/);
+    for (const [k, id] of IDS.entries()) {
+      const f = path.join(res2, 'nnUNetTrainer__nnUNetPlans__3d_lowres', `fold_${k}`, 'validation', `${id}.npz`);
+      expect(fs.existsSync(f)).toBe(k < 2);
+      if (k >= 2) continue;
+      const npz = readNpzKey(new Uint8Array(fs.readFileSync(path.join(res2, 'nnUNetTrainer__nnUNetPlans__3d_lowres', `fold_${k}`, 'validation', `${id}.npz`))), 'probabilities');
+      expect(npz.shape).toEqual([3, ...cases[k].shape]);
+      // softmax probabilities: the classes sum to 1 at a voxel
+      const n = npz.shape.slice(1).reduce((a, b) => a * b, 1);
+      expect(npz.data[0] + npz.data[n] + npz.data[2 * n]).toBeCloseTo(1, 5);
+    }
   });
 
   it('usage errors name the problem', async () => {

@@ -14,7 +14,7 @@ import { parseArgs, requireFlag } from '../args.ts';
 export const summary = 'best configuration or pairwise ensemble from cross-validation, its postprocessing, the winning bundle';
 
 const USAGE = `usage: segstudio find-best RESULTS_DIR/<Dataset> -d DATASET_DIR [-c CONFIG ...] [-f FOLD ...]
-                           [-tr TRAINER ...] [-p PLANS ...] [--no-ensembles] [--export-bundle OUT]
+                           [-tr TRAINER ...] [-p PLANS ...] [--no-ensembles] [--predict-probabilities] [--export-bundle OUT]
   RESULTS_DIR/<Dataset>  what 'segstudio train -o RESULTS_DIR' wrote: <Trainer>__<Plans>__<CONFIG>/fold_N/validation/
   -d DATASET_DIR         the raw dataset (dataset.json, labelsTr/ = the references)
   -c CONFIG ...          configurations to consider, in this order (default: every trained one, nnU-Net's order
@@ -22,6 +22,8 @@ const USAGE = `usage: segstudio find-best RESULTS_DIR/<Dataset> -d DATASET_DIR [
   -f FOLD ...            folds to merge (default 0 1 2 3 4); every fold needs its validation predictions
   -tr TRAINER ...        trainer names (default nnUNetTrainer);  -p PLANS ...  plans names (default nnUNetPlans)
   --no-ensembles         single configurations only (ensembles need fold_N/validation/CASE.npz probabilities)
+  --predict-probabilities  predict the validation cases lacking CASE.npz again with each fold's bundle (from
+                         DATASET_DIR/imagesTr, like nnUNetv2_train --val --npz) so that ensembles can be ranked
   --export-bundle OUT    write the winner's model bundle with postprocessing.json: OUT.zip or folder OUT; an
                          ensemble winner gives one bundle per member in OUT/ plus OUT/postprocessing.json
 Writes <model>/crossval_results_folds_*/summary.json, ensembles/*/summary.json, the winner's postprocessing.json
@@ -52,6 +54,7 @@ export async function run(argv: string[]): Promise<number> {
     { names: ['-p', '--plans'], key: 'plans', kind: 'multi' },
     { names: ['--no-ensembles', '--disable_ensembling'], key: 'noEns', kind: 'boolean' },
     { names: ['--export-bundle'], key: 'export', kind: 'string' },
+    { names: ['--predict-probabilities', '--npz'], key: 'predictProbs', kind: 'boolean' },
   ]);
   if (p.positional.length !== 1) throw new SegStudioError('usage', `find-best: expected one RESULTS_DIR/<Dataset> folder\n${USAGE}`);
   const resultsDir = path.resolve(p.positional[0]);
@@ -65,6 +68,7 @@ export async function run(argv: string[]): Promise<number> {
     plans: p.flags.plans as string[] | undefined,
     allowEnsembles: !p.flags.noEns,
     exportBundle: p.flags.export as string | undefined,
+    predictProbabilities: !!p.flags.predictProbs,
     log,
   });
   const info = labelInfo(readDatasetJson(datasetDir));
