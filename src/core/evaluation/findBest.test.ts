@@ -9,6 +9,7 @@ import {
   modelIdentifier,
   pairwiseEnsembles,
   parseModelIdentifier,
+  findBestInMemory,
   pickBest,
   resultsTable,
   type CandidateResult,
@@ -120,5 +121,62 @@ describe('inference information and instructions', () => {
     expect(t[0]).toMatch(/fg mean Dice\s+Dice Anterior \(1\)\s+Dice 2$/);
     expect(t[1]).toMatch(/^ +nnUNetTrainer__nnUNetPlans__2d +0\.8000 +0\.5000 +NaN$/);
     expect(t[3]).toMatch(/^\* +ensemble___.* +0\.8600 +0\.7000 +NaN$/);
+  });
+});
+
+describe('findBestInMemory (the page path)', () => {
+  // 1×1×10 volumes, two cases alike. ref: label 1 at 0-3, label 2 at 6-7.
+  //   A: label 1 at 0-2 (FN at 3), label 2 at 6-7 and a stray 9: Dice1 = 6/7, Dice2 = 4/5, fg = 29/35
+  //   B: label 1 exact, label 2 only at 6 (FN at 7):            Dice1 = 1,   Dice2 = 2/3, fg = 5/6
+  const shape = [1, 1, 10];
+  const ref = Uint8Array.from([1, 1, 1, 1, 0, 0, 2, 2, 0, 0]);
+  const segA = Uint8Array.from([1, 1, 1, 0, 0, 0, 2, 2, 0, 2]);
+  const segB = Uint8Array.from([1, 1, 1, 1, 0, 0, 2, 0, 0, 0]);
+  /** 0.8 predicted / 0.1 others; where wrong: 0.6 predicted, 0.3 on the right class */
+  const probs = (seg: Uint8Array) => {
+    const d = new Float32Array(30).fill(0.1);
+    for (let i = 0; i < 10; i++) {
+      d[seg[i] * 10 + i] = seg[i] === ref[i] ? 0.8 : 0.6;
+      if (seg[i] !== ref[i]) d[ref[i] * 10 + i] = 0.3;
+    }
+    return { data: d, shape: [3, ...shape] };
+  };
+  const refs = new Map([
+    ['c1', { data: ref, shape }],
+    ['c2', { data: ref.slice(), shape }],
+  ]);
+  const cv = (model: typeof m2d, seg: Uint8Array, withProbs = true) => ({
+    model,
+    cases: ['c2', 'c1'].map((id) => ({ id, segmentation: { data: seg.slice(), shape }, probabilities: withProbs ? probs(seg) : undefined })),
+  });
+  const opts = { folds: [0, 1], foregroundLabels: [1, 2] };
+
+  it('ranks A < B, and the ensemble of their soft probabilities (exact) above both', () => {
+    const r = findBestInMemory([cv(m2d, segA), cv(m3d, segB)], refs, opts);
+    expect(r.results.map((x) => x.result)).toEqual([expect.closeTo(29 / 35, 12), expect.closeTo(5 / 6, 12), 1]);
+    expect(r.results[0].summary!.mean['1'].Dice).toBeCloseTo(6 / 7, 12);
+    expect(r.results[0].summary!.mean['2'].Dice).toBeCloseTo(4 / 5, 12);
+    expect(r.bestIndex).toBe(2);
+    expect(r.results[2].identifier).toBe(ensembleName(m2d, m3d, [0, 1]));
+    expect(Array.from(r.bestPredictions[0].data)).toEqual(Array.from(ref));
+    expect(r.postprocessing.pp.postprocessing_fns).toEqual([]);
+  });
+
+  it('without ensembles B wins; with A alone, per-label postprocessing removes the stray label-2 voxel', () => {
+    const r = findBestInMemory([cv(m2d, segA), cv(m3d, segB)], refs, { ...opts, allowEnsembles: false });
+    expect(r.results.length).toBe(2);
+    expect(r.bestIndex).toBe(1);
+    const a = findBestInMemory([cv(m2d, segA)], refs, opts);
+    expect(a.postprocessing.pp.postprocessing_fns).toEqual([{ fn: 'remove_all_but_largest_component', labels_or_regions: 2, background_label: 0 }]);
+    expect(a.postprocessing.after.foreground_mean.Dice).toBeCloseTo((6 / 7 + 1) / 2, 12);
+  });
+
+  it('missing probabilities skip the ensemble; mismatched case sets are an error', () => {
+    const r = findBestInMemory([cv(m2d, segA, false), cv(m3d, segB)], refs, opts);
+    expect(r.results.length).toBe(2);
+    expect(r.skippedEnsembles[0].reason).toBe('no validation probabilities for nnUNetTrainer__nnUNetPlans__2d');
+    const partial = { model: m3d, cases: cv(m3d, segB).cases.slice(0, 1) };
+    expect(() => findBestInMemory([cv(m2d, segA), partial], refs, opts)).toThrow(/does not have the same validation cases/);
+    expect(() => findBestInMemory([cv(m2d, segA)], new Map([['c1', refs.get('c1')!]]), opts)).toThrow(/no reference segmentation for case c2/);
   });
 });

@@ -7,8 +7,11 @@
 // print_inference_instructions, dumb_trainer_config_plans_to_trained_models_dict),
 // utilities/file_path_utilities.py (convert_trainer_plans_config_to_identifier, get_ensemble_name,
 // folds_tuple_to_string, convert_identifier_to_trainer_plans_config).
-import { SegStudioError } from '../errors.ts';
-import type { Summary } from './metrics.ts';
+import { SegStudioError, throwIfCancelled } from '../errors.ts';
+import type { CancelSignal, LabelMap, NdArray, ProgressFn } from '../types.ts';
+import { ensembleCase } from '../ensembling/ensemble.ts';
+import { determinePostprocessing, type DeterminePostprocessingResult } from '../postprocessing/postprocessing.ts';
+import { computeMetrics, summarize, type LabelOrRegion, type Summary } from './metrics.ts';
 
 /** nnU-Net's default configurations, in the order find_best_configuration considers them. */
 export const DEFAULT_CONFIGURATIONS = ['2d', '3d_fullres', '3d_lowres', '3d_cascade_fullres'] as const;
@@ -192,4 +195,110 @@ export function resultsTable(results: readonly CandidateResult[], bestIndex: num
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
   const line = (cells: string[]) => cells.map((s, c) => (c <= 1 ? s.padEnd(widths[c]) : s.padStart(widths[c]))).join('  ').trimEnd();
   return [line(header), ...rows.map(line)].join('\n') + '\n';
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The whole decision in memory (the page's Train view: predictions held in the worker/OPFS, no folders)
+// ---------------------------------------------------------------------------------------------------------
+export interface CvCase {
+  id: string;
+  /** validation prediction on the reference grid */
+  segmentation: LabelMap;
+  /** float32 [C, ...spatial] probabilities, needed for ensembles */
+  probabilities?: NdArray;
+}
+
+export interface CvModel {
+  model: TrainedModel;
+  /** validation cases of all folds merged (each case once) */
+  cases: CvCase[];
+}
+
+export interface FindBestInMemoryOptions {
+  folds: (number | string)[];
+  foregroundLabels: number[];
+  /** evaluated labels/regions (default foregroundLabels) */
+  labelsOrRegions?: LabelOrRegion[];
+  ignoreLabel?: number | null;
+  regionsClassOrder?: number[] | null;
+  allowEnsembles?: boolean;
+  signal?: CancelSignal;
+  onProgress?: ProgressFn;
+}
+
+export interface FindBestInMemoryResult {
+  results: CandidateResult[];
+  bestIndex: number;
+  ties: number[];
+  skippedEnsembles: { identifier: string; reason: string }[];
+  /** determine_postprocessing on the winner's predictions */
+  postprocessing: DeterminePostprocessingResult;
+  /** the winner's predictions (ensembles: the argmax of the mean probabilities), in reference order */
+  bestPredictions: LabelMap[];
+}
+
+function evaluateCases(ids: string[], preds: LabelMap[], refs: Map<string, LabelMap>, lor: LabelOrRegion[], ignore?: number | null): Summary {
+  return summarize(
+    ids.map((id, i) => ({ reference_file: id, prediction_file: id, metrics: computeMetrics(refs.get(id)!.data, preds[i].data, lor, ignore, id) })),
+    lor,
+  );
+}
+
+/**
+ * find_best_configuration on in-memory cross-validation predictions: every model, every pairwise ensemble
+ * (when both have probabilities for every case), ranked by foreground-mean Dice (ties → first), then
+ * determine_postprocessing on the winner. Every model must cover the same cases, each with a reference.
+ */
+export function findBestInMemory(models: readonly CvModel[], references: Map<string, LabelMap>, opts: FindBestInMemoryOptions): FindBestInMemoryResult {
+  if (models.length === 0) throw new SegStudioError('find-best', 'no trained configuration to choose from');
+  const lor = opts.labelsOrRegions ?? opts.foregroundLabels;
+  const ids = models[0].cases.map((c) => c.id).sort();
+  const byId = models.map((m) => {
+    const mp = new Map(m.cases.map((c) => [c.id, c]));
+    const name = modelIdentifier(m.model);
+    if (mp.size !== m.cases.length) throw new SegStudioError('find-best', `${name} has a case twice: the folds overlap`);
+    if (mp.size !== ids.length || ids.some((id) => !mp.has(id)))
+      throw new SegStudioError('find-best', `${name} does not have the same validation cases as ${modelIdentifier(models[0].model)}`);
+    return mp;
+  });
+  for (const id of ids) if (!references.has(id)) throw new SegStudioError('find-best', `no reference segmentation for case ${id}`);
+  const pairs = opts.allowEnsembles ?? true ? pairwiseEnsembles(models.map((_, i) => i)) : [];
+  const total = models.length + pairs.length + 1;
+  let step = 0;
+  const results: CandidateResult[] = [];
+  const predictions: LabelMap[][] = [];
+  models.forEach((m, i) => {
+    throwIfCancelled(opts.signal);
+    const preds = ids.map((id) => byId[i].get(id)!.segmentation);
+    const summary = evaluateCases(ids, preds, references, lor, opts.ignoreLabel);
+    results.push({ identifier: modelIdentifier(m.model), members: [m.model], source: modelIdentifier(m.model), result: summary.foreground_mean.Dice, summary });
+    predictions.push(preds);
+    opts.onProgress?.(++step, total, 'evaluate');
+  });
+  const skippedEnsembles: FindBestInMemoryResult['skippedEnsembles'] = [];
+  for (const [a, b] of pairs) {
+    throwIfCancelled(opts.signal);
+    const name = ensembleName(models[a].model, models[b].model, opts.folds);
+    const missing = [a, b].filter((i) => ids.some((id) => !byId[i].get(id)!.probabilities)).map((i) => modelIdentifier(models[i].model));
+    if (missing.length) {
+      skippedEnsembles.push({ identifier: name, reason: `no validation probabilities for ${missing.join(' and ')}` });
+      opts.onProgress?.(++step, total, 'ensemble');
+      continue;
+    }
+    const preds = ids.map(
+      (id) => ensembleCase([byId[a].get(id)!.probabilities!, byId[b].get(id)!.probabilities!], { regionsClassOrder: opts.regionsClassOrder, names: [id, id] }).segmentation,
+    );
+    const summary = evaluateCases(ids, preds, references, lor, opts.ignoreLabel);
+    results.push({ identifier: name, members: [models[a].model, models[b].model], source: name, result: summary.foreground_mean.Dice, summary });
+    predictions.push(preds);
+    opts.onProgress?.(++step, total, 'ensemble');
+  }
+  const { index: bestIndex, ties } = pickBest(results);
+  const bestPredictions = predictions[bestIndex];
+  const postprocessing = determinePostprocessing(
+    ids.map((id, i) => ({ referenceFile: id, predictionFile: id, reference: references.get(id)!, prediction: bestPredictions[i] })),
+    { foregroundLabels: opts.foregroundLabels, labelsOrRegions: opts.labelsOrRegions, ignoreLabel: opts.ignoreLabel, signal: opts.signal },
+  );
+  opts.onProgress?.(total, total, 'postprocessing');
+  return { results, bestIndex, ties, skippedEnsembles, postprocessing, bestPredictions };
 }
