@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it, vi } from 'vitest';
 import { dataPath, describeWithData, repoRoot } from '../../../test/sharedData.ts';
 import { loadBundle, unzipBundle } from '../../core/inference/bundle.ts';
 import { parseSummaryJson } from '../../core/evaluation/metrics.ts';
@@ -47,7 +47,7 @@ describeWithData('segstudio train / export (real hippocampus cases)', () => {
 
   it('trains fold 0 and writes nnU-Net-like results that parse', async () => {
     const out = path.join(tmp, 'results');
-    const code = await train([dsDir, '-c', '2d', '-f', '0', '-o', out, '--plans', plansFile, '--epochs', '2', '--iterations', '2', '--val-iterations', '1', '--backend', 'cpu']);
+    const code = await train([dsDir, '-c', '2d', '-f', '0', '-o', out, '--plans', plansFile, '--epochs', '2', '--iterations', '2', '--val-iterations', '1', '--backend', 'cpu-reference']);
     expect(code).toBe(0);
     const base = path.join(out, 'Dataset004_Hippocampus', 'nnUNetTrainer__nnUNetPlans__2d');
     const fold = path.join(base, 'fold_0');
@@ -93,7 +93,7 @@ describeWithData('segstudio train / export (real hippocampus cases)', () => {
   it('a training process killed (SIGKILL) after checkpoint_latest resumes with --resume at the next epoch', async () => {
     const out = path.join(tmp, 'results_kill');
     const fold = path.join(out, 'Dataset004_Hippocampus', 'nnUNetTrainer__nnUNetPlans__2d', 'fold_1');
-    const args = [dsDir, '-c', '2d', '-f', '1', '-o', out, '--plans', plansFile, '--epochs', '3', '--iterations', '2', '--val-iterations', '1', '--backend', 'cpu', '--no-validation'];
+    const args = [dsDir, '-c', '2d', '-f', '1', '-o', out, '--plans', plansFile, '--epochs', '3', '--iterations', '2', '--val-iterations', '1', '--backend', 'cpu-reference', '--no-validation'];
     const child = spawn(process.execPath, [path.join(repoRoot, 'bin/segstudio.mjs'), 'train', ...args], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
@@ -116,5 +116,24 @@ describeWithData('segstudio train / export (real hippocampus cases)', () => {
     expect(final.meta.optimizer.step).toBe(6);
     const text = fs.readFileSync(path.join(fold, 'training_log.txt'), 'utf8');
     expect(text).toContain(`Resuming from checkpoint_latest at epoch ${killedAt}`);
+  }, 240_000);
+
+  it('picks the backend on its own and says which and why on stderr', async () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      const out = path.join(tmp, 'results_auto');
+      const code = await train([dsDir, '-c', '2d', '-f', 'all', '-o', out, '--plans', plansFile, '--epochs', '1', '--iterations', '1', '--val-iterations', '1', '--no-validation']);
+      expect(code).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+    const backendLine = lines.find((l) => l.startsWith('train: backend '));
+    expect(backendLine).toBeDefined();
+    // this machine: no GPU; WebGPU is SwiftShader (software) or absent → the CPU backend, with the reason
+    if (!/backend webgpu \(hardware adapter/.test(backendLine!)) expect(backendLine).toMatch(/^train: backend cpu(-reference)? \(.+\): .+/);
   }, 240_000);
 });

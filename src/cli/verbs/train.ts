@@ -17,7 +17,6 @@ import { planExperiment, plansToJson } from '../../core/planning/planner.ts';
 import { resolveConfiguration, type Plans } from '../../core/planning/plans.ts';
 import { generateCrossvalSplit, type Split } from '../../training/data/splits.ts';
 import type { Backend } from '../../training/engine/backend.ts';
-import { CpuBackend } from '../../training/kernels/cpu/cpuBackend.ts';
 import { Trainer, type TrainerOptions } from '../../training/trainer/trainer.ts';
 import { foldSplit, openRawDataset, preprocessTrainingCases } from '../../training/trainer/dataset.ts';
 import { bundleFromCheckpoints } from '../../training/trainer/exportOnnx.ts';
@@ -40,7 +39,8 @@ const USAGE = `usage: segstudio train DATASET_DIR -c CONFIG -f FOLD -o RESULTS_D
   --iterations N     training iterations per epoch (default 250)
   --val-iterations N validation iterations per epoch (default 50)
   --resume           continue from checkpoint_final, else _latest, else _best (nnU-Net --c)
-  --backend B        cpu or webgpu (default: webgpu on a hardware GPU adapter, else cpu)
+  --backend B        auto (default: webgpu on a hardware GPU adapter, else the fast CPU backend), webgpu, cpu,
+                     or cpu-reference (plain TypeScript kernels: slow, but quickest for tiny networks)
   --save-every N     write checkpoint_latest every N epochs (default 1: a kill loses at most one epoch)
   --seed N           seed for network init and patch sampling (default 12345)
   --lr X             initial learning rate (default 0.01)
@@ -50,42 +50,12 @@ const USAGE = `usage: segstudio train DATASET_DIR -c CONFIG -f FOLD -o RESULTS_D
 Ctrl-C stops after the current iteration; --resume continues from the last checkpoint.
 `;
 
-const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|software|warp|basic render/i;
-
-/** Picks the backend and says why (stderr). */
+/** Picks the backend (src/training/engine/selectBackend.ts rules) and says which and why on stderr. */
 export async function chooseBackend(requested: string | undefined, log: (s: string) => void): Promise<Backend> {
-  if (requested !== undefined && requested !== 'cpu' && requested !== 'webgpu')
-    throw new SegStudioError('usage', `train: --backend must be cpu or webgpu, got '${requested}'`);
-  if (requested === 'cpu') {
-    log('train: backend cpu (forced with --backend cpu)');
-    return new CpuBackend('float32');
-  }
-  let info: Awaited<ReturnType<typeof import('../../node/webgpuDevice.ts').getNodeGpuDevice>> | null = null;
-  let why = '';
-  try {
-    const { getNodeGpuDevice } = await import('../../node/webgpuDevice.ts');
-    info = await getNodeGpuDevice();
-  } catch (e) {
-    why = e instanceof Error ? e.message.split('\n')[0] : String(e);
-  }
-  const { WebGpuBackend } = await import('../../training/engine/webgpuBackend.ts');
-  if (requested === 'webgpu') {
-    if (!info) throw new SegStudioError('webgpu-unavailable', `train: --backend webgpu but no WebGPU adapter (${why})`);
-    const a = info.adapterInfo;
-    log(`train: backend webgpu (forced with --backend webgpu; adapter ${a.vendor} ${a.architecture}${a.isFallbackAdapter ? ', software fallback' : ''})`);
-    return new WebGpuBackend(info.device);
-  }
-  if (info) {
-    const a = info.adapterInfo;
-    const desc = `${a.vendor} ${a.architecture} ${a.description}`.trim();
-    if (!a.isFallbackAdapter && !SOFTWARE_ADAPTER.test(desc)) {
-      log(`train: backend webgpu (hardware adapter: ${desc})`);
-      return new WebGpuBackend(info.device);
-    }
-    info.device.destroy();
-    log(`train: backend cpu (the WebGPU adapter is a software renderer: ${desc || 'fallback adapter'}; --backend webgpu forces it)`);
-  } else log(`train: backend cpu (no WebGPU adapter: ${why})`);
-  return new CpuBackend('float32');
+  const { selectTrainingBackend } = await import('../../node/ortTrainingOps.ts');
+  const choice = await selectTrainingBackend({ prefer: requested ?? 'auto' });
+  log(`train: ${choice.reason}`);
+  return choice.backend;
 }
 
 function positiveInt(v: unknown, flag: string, min = 1): number | undefined {
