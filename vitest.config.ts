@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import './test/vitestNode20.ts';
 
 // Unit tests: pure core code under Node. End-to-end tests live in e2e/ with their own config.
 export default defineConfig({
