@@ -12,7 +12,7 @@
 // altered file refuses the whole bundle with a SegStudioError naming the file.
 import { unzipSync, zipSync, strToU8, strFromU8, type Zippable } from 'fflate';
 import { SegStudioError } from '../errors.ts';
-import { resolveConfiguration, type Plans } from '../planning/plans.ts';
+import { plansProblemForInference, resolveConfiguration, type Plans } from '../planning/plans.ts';
 import { sha256Hex } from './sha256.ts';
 
 export const BUNDLE_FORMAT = 'segstudio-bundle/1';
@@ -115,6 +115,12 @@ export async function loadBundle(files: Map<string, Uint8Array>, sourceName: str
   if (!dataset || typeof dataset !== 'object' || !dataset.channel_names || !dataset.labels) {
     throw new SegStudioError('bundle', 'dataset.json needs "channel_names" and "labels"', `${sourceName}/dataset.json`);
   }
+  if (typeof dataset.channel_names !== 'object' || Object.keys(dataset.channel_names).length === 0) {
+    throw new SegStudioError('bundle', 'dataset.json "channel_names" must name at least one channel', `${sourceName}/dataset.json`);
+  }
+  // everything inference reads from plans.json, checked before any image is touched (fuzz finding)
+  const problem = plansProblemForInference(plans, manifest.configuration, Object.keys(dataset.channel_names).length);
+  if (problem) throw new SegStudioError('bundle', problem, `${sourceName}/plans.json`);
   const postprocessing = f.has('postprocessing.json') ? parseJson(f.get('postprocessing.json'), 'postprocessing.json', sourceName) : undefined;
   let allowedMirroringAxes: number[] | undefined;
   if (f.has('inference.json')) {

@@ -111,3 +111,76 @@ export function resolveConfiguration(plans: Plans, name: string): ConfigurationP
   };
   return resolve(name);
 }
+
+const PERMUTATION = /^(?:0,1,2|0,2,1|1,0,2|1,2,0|2,0,1|2,1,0)$/;
+/** Largest patch the predictor accepts (voxels); nnU-Net plans stay far below (e.g. 128³ = 2^21). */
+export const MAX_PATCH_VOXELS = 2 ** 25;
+
+const isFinitePositive = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
+
+/**
+ * Checks what inference reads from a plans file (transposes, patch size, spacing, normalization, resampling
+ * kwargs, CT intensity statistics) and returns the problem in words, or null when the configuration is usable.
+ * A hand-edited or corrupt plans.json is refused here with a clear message instead of failing deep inside
+ * preprocessing or the sliding window (fuzz finding).
+ * nnU-Net: utilities/plans_handling/plans_handler.py (the keys a configuration must hold).
+ */
+export function plansProblemForInference(plans: Plans, name: string, channels: number): string | null {
+  if (!plans || typeof plans !== 'object' || !plans.configurations || typeof plans.configurations !== 'object') return 'no "configurations"';
+  let c: ConfigurationPlans;
+  try {
+    c = resolveConfiguration(plans, name);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  if (!c || typeof c !== 'object' || Array.isArray(c)) return `configuration '${name}' is not an object`;
+  for (const key of ['transpose_forward', 'transpose_backward'] as const) {
+    const t = plans[key];
+    if (t === undefined) continue;
+    if (!Array.isArray(t) || !PERMUTATION.test(t.map((v) => (typeof v === 'number' ? String(v) : '?')).join(','))) {
+      return `"${key}" must be a permutation of [0, 1, 2], got ${JSON.stringify(t)}`;
+    }
+  }
+  const tf = plans.transpose_forward ?? [0, 1, 2];
+  const tb = plans.transpose_backward ?? [0, 1, 2];
+  if (!tf.every((a, i) => tb[a] === i)) return `"transpose_backward" ${JSON.stringify(tb)} does not undo "transpose_forward" ${JSON.stringify(tf)}`;
+  const p = c.patch_size;
+  if (!Array.isArray(p) || (p.length !== 2 && p.length !== 3) || !p.every((v) => Number.isInteger(v) && v >= 1 && v <= 4096)) {
+    return `configuration '${name}': "patch_size" must be 2 or 3 integers in 1..4096, got ${JSON.stringify(p)}`;
+  }
+  if (p.reduce((a, b) => a * b, 1) > MAX_PATCH_VOXELS) return `configuration '${name}': patch_size ${p.join('x')} exceeds ${MAX_PATCH_VOXELS} voxels`;
+  const s = c.spacing;
+  if (!Array.isArray(s) || s.length !== p.length || !s.every(isFinitePositive)) {
+    return `configuration '${name}': "spacing" must be ${p.length} positive numbers, got ${JSON.stringify(s)}`;
+  }
+  const ns = c.normalization_schemes;
+  if (!Array.isArray(ns) || !ns.every((v) => typeof v === 'string') || ns.length < channels) {
+    return `configuration '${name}': "normalization_schemes" must name a scheme for each of the ${channels} channels, got ${JSON.stringify(ns)}`;
+  }
+  if (c.use_mask_for_norm !== undefined && c.use_mask_for_norm !== null && (!Array.isArray(c.use_mask_for_norm) || !c.use_mask_for_norm.every((v) => typeof v === 'boolean'))) {
+    return `configuration '${name}': "use_mask_for_norm" must be a list of true/false`;
+  }
+  for (const k of ['resampling_fn_data_kwargs', 'resampling_fn_seg_kwargs', 'resampling_fn_probabilities_kwargs'] as const) {
+    const kw = c[k] as unknown;
+    if (kw === undefined || kw === null) continue;
+    if (typeof kw !== 'object' || Array.isArray(kw)) return `configuration '${name}': "${k}" must be an object`;
+    const o = kw as Record<string, unknown>;
+    for (const ok of ['order', 'order_z']) {
+      if (o[ok] !== undefined && !(Number.isInteger(o[ok]) && (o[ok] as number) >= 0 && (o[ok] as number) <= 5)) {
+        return `configuration '${name}': "${k}.${ok}" must be a spline order 0..5, got ${JSON.stringify(o[ok])}`;
+      }
+    }
+    if (o.force_separate_z !== undefined && o.force_separate_z !== null && typeof o.force_separate_z !== 'boolean') {
+      return `configuration '${name}': "${k}.force_separate_z" must be true, false or null`;
+    }
+  }
+  for (let ch = 0; ch < channels; ch++) {
+    if (ns[ch] !== 'CTNormalization') continue;
+    const fp = plans.foreground_intensity_properties_per_channel?.[String(ch)] as unknown as Record<string, unknown> | undefined;
+    const need = ['mean', 'std', 'percentile_00_5', 'percentile_99_5'];
+    if (!fp || typeof fp !== 'object' || !need.every((k) => typeof fp[k] === 'number' && Number.isFinite(fp[k]))) {
+      return `channel ${ch} uses CTNormalization but "foreground_intensity_properties_per_channel"["${ch}"] lacks finite ${need.join(', ')}`;
+    }
+  }
+  return null;
+}

@@ -146,7 +146,7 @@ describe('ONNX export of a trained PlainConvUNet', () => {
       momentum: {},
     });
     const plans = {
-      dataset_name: 'Dataset999_T', plans_name: 'nnUNetPlans', configurations: { '2d': { patch_size: [64, 64], batch_size: 2, spacing: [1, 1] } },
+      dataset_name: 'Dataset999_T', plans_name: 'nnUNetPlans', configurations: { '2d': { patch_size: [64, 64], batch_size: 2, spacing: [1, 1], normalization_schemes: ['ZScoreNormalization'] } },
     } as unknown as Parameters<typeof bundleFromCheckpoints>[1];
     const files = await bundleFromCheckpoints([{ fold: 1, checkpoint: ck(1) }, { fold: 0, checkpoint: ck(0) }], plans, { channel_names: { 0: 'MRI' }, labels: { background: 0, a: 1, b: 2 } });
     const b = await loadBundle(files, 'trained');
