@@ -123,6 +123,14 @@ export function preprocessCase(
   // target shape
   const targetSpacing = targetSpacingFor(config, originalSpacing);
   const newShape = computeNewShape(spatial, originalSpacing, targetSpacing);
+  // refuse absurd target grids before resampling allocates them (fuzz finding: plans with extreme spacing)
+  if (!newShape.every((v) => Number.isInteger(v) && v >= 1) || product(newShape) * channels > 2 ** 31) {
+    throw new SegStudioError(
+      'plans',
+      `resampling ${spatial.join('x')} voxels of spacing ${originalSpacing.join('x')} to the configuration's spacing ${targetSpacing.join('x')} gives an unusable grid ${newShape.join('x')}`,
+      file ?? 'plans.json',
+    );
+  }
 
   step(2, 'normalize');
   // normalize (before resampling, as nnU-Net does)
