@@ -6,7 +6,8 @@ import { parseDatasetJson, labelInfo } from '../src/core/planning/dataset.ts';
 import { resolveConfiguration } from '../src/core/planning/plans.ts';
 import { explainConfiguration } from '../src/core/planning/explain.ts';
 import { loadBundle, unzipBundle, labelNames, type ModelBundle } from '../src/core/inference/bundle.ts';
-import { modelChannelNames, modelClassNames } from '../src/core/inference/predictor.ts';
+import { modelChannelNames, modelClassNames, predictCase } from '../src/core/inference/predictor.ts';
+import { functionRunner } from '../src/core/inference/runner.ts';
 import { parseModelCard, cardChannelNames, cardLabelNames, normalizeForCard } from '../src/core/inference/modelCard.ts';
 import { decodeModel } from '../src/core/inference/onnx/model.ts';
 import { rewriteConvTransposeReport } from '../src/core/inference/onnx/rewrite.ts';
@@ -61,6 +62,51 @@ function bundleChecks(b: ModelBundle): void {
   for (const n of b.networks) if (!(n.bytes instanceof Uint8Array)) throw new InvalidAccept(`network ${n.name} has no bytes`);
 }
 
+/**
+ * Runs the predictor (preprocessing from plans.json, sliding window, export back to the image grid) on a
+ * tiny image with a stub network that answers zeros of the right shape: plans that load must also predict
+ * (or be refused with a SegStudioError).
+ */
+function spacingFor(target: unknown, nd: number, tf: unknown): number[] {
+  const t = Array.isArray(target) && target.every((v) => typeof v === 'number' && v > 0 && v < 1e6) ? (target as number[]) : null;
+  if (!t) return nd === 2 ? [999, 1, 1] : [2, 1, 1];
+  const arr = nd === 2 ? [999, t[0] * 1.5, (t[1] ?? 1) * 1.5] : [t[0] * 1.5, (t[1] ?? 1) * 1.5, (t[2] ?? 1) * 1.5];
+  // undo transpose_forward so that the transposed spacing matches the configuration
+  const perm = Array.isArray(tf) && tf.length === 3 ? (tf as number[]) : [0, 1, 2];
+  const out = [1, 1, 1];
+  perm.forEach((a, i) => {
+    if (Number.isInteger(a) && a >= 0 && a < 3) out[a] = arr[i];
+  });
+  return out;
+}
+
+async function predictTiny(bundle: ModelBundle): Promise<void> {
+  const channels = modelChannelNames(bundle).length;
+  const classes = modelClassNames(bundle).length;
+  const cfg = resolveConfiguration(bundle.plans, bundle.configuration);
+  const nd = Array.isArray(cfg.patch_size) ? cfg.patch_size.length : 3;
+  const spatial = nd === 2 ? [1, 12, 14] : [6, 10, 12];
+  const n = spatial[0] * spatial[1] * spatial[2];
+  const image: Image = {
+    data: Float32Array.from({ length: channels * n }, (_, i) => (i * 37) % 101),
+    shape: [channels, ...spatial],
+    // The image's spacing is the configuration's own (times 1.5), so the resampled grid stays tiny: a plans file
+    // whose spacing is merely extreme (1e-3 mm) makes a big but legitimate grid, which is the memory
+    // estimate's business (issue 7 "Large scans"), not the parser's. Grids over 2^31 voxels are refused.
+    properties: {
+      format: nd === 2 ? 'png' : 'nifti',
+      spacing: spacingFor(cfg.spacing, nd, bundle.plans.transpose_forward),
+      fileName: 'tiny',
+    },
+  };
+  const runner = functionRunner((_x, shape) => {
+    const K = Math.max(1, classes);
+    const sp = shape.slice(2);
+    return { data: new Float32Array(K * sp.reduce((a, b) => a * b, 1) * shape[0]), shape: [shape[0], K, ...sp] };
+  });
+  await predictCase(image, bundle, [runner], { tta: false });
+}
+
 /** Executes the case; throws whatever the parser throws (classification happens in runCase). */
 export async function executeCase(c: FuzzCase): Promise<void> {
   const b = c.bytes!;
@@ -86,8 +132,11 @@ export async function executeCase(c: FuzzCase): Promise<void> {
       const files = c.files ?? unzipBundle(b, c.fileName);
       const bundle = await loadBundle(files, c.fileName);
       bundleChecks(bundle);
-      if (bundle.postprocessing !== undefined) parsePostprocessingJson(JSON.stringify(bundle.postprocessing), `${c.fileName}/postprocessing.json`);
+      // the bundle keeps postprocessing.json as parsed JSON; a consumer reads it with parsePostprocessingJson
+      const pp = bundle.files.get('postprocessing.json');
+      if (pp) parsePostprocessingJson(new TextDecoder().decode(pp), `${c.fileName}/postprocessing.json`);
       for (const n of bundle.networks) decodeModel(n.bytes, `${c.fileName}/${n.name}`);
+      if (c.target === 'plans') await predictTiny(bundle);
       return;
     }
     case 'onnx': {

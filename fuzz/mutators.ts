@@ -483,7 +483,7 @@ export function pngEdit(b: Uint8Array, rng: Rng, log: Log): Uint8Array {
 
 // ---------------------------------------------------------------- JSON
 
-const JSON_VALUES: unknown[] = [null, true, false, 0, -1, 1, 0.5, -0.5, 1e308, -1e308, 2 ** 53 + 2, 1e21, '', 'x', '0', '3d_fullres', [], [0], [-1], [1, 2, 3], [1e9, 1e9, 1e9], {}, { a: 1 }, [[]], ['a', 'b']];
+const JSON_VALUES: unknown[] = [null, true, false, 0, -1, 1, 0.5, -0.5, 1e-3, 1e-6, 1e308, -1e308, 2 ** 53 + 2, 1e21, '', 'x', '0', '3d_fullres', [], [0], [-1], [1, 2, 3], [1e9, 1e9, 1e9], {}, { a: 1 }, [[]], ['a', 'b']];
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 

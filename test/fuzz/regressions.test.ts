@@ -3,8 +3,15 @@
 // handles it without throwing.
 import { describe, expect, it } from 'vitest';
 import { explainConfiguration } from '../../src/core/planning/explain.ts';
-import { demoPlans } from '../../src/core/demo/demoModel.ts';
+import { buildDemoBundle, demoPlans } from '../../src/core/demo/demoModel.ts';
 import type { Plans } from '../../src/core/planning/plans.ts';
+import { strToU8 } from 'fflate';
+
+import { loadBundle } from '../../src/core/inference/bundle.ts';
+import { predictCase } from '../../src/core/inference/predictor.ts';
+import { functionRunner } from '../../src/core/inference/runner.ts';
+import { isSegStudioError } from '../../src/core/errors.ts';
+import { rehash } from '../../fuzz/targets.ts';
 
 describe('fuzz regressions: explainConfiguration on malformed plans', () => {
   // fuzz: plans target, seed 1 cases 7, 21, 32 (TypeError in explain.ts)
@@ -28,5 +35,79 @@ describe('fuzz regressions: explainConfiguration on malformed plans', () => {
     const text = explainConfiguration(demoPlans(), '3d_fullres');
     expect(text).toMatch(/3D U-Net at full resolution/);
     expect(text).not.toMatch(/malformed/);
+  });
+});
+
+
+/** The demo bundle with plans.json edited and the manifest re-hashed (so only the plans are hostile). */
+async function bundleWithPlans(edit: (p: Record<string, any>) => void): Promise<Map<string, Uint8Array>> {
+  const files = await buildDemoBundle();
+  const plans = JSON.parse(new TextDecoder().decode(files.get('plans.json')!));
+  edit(plans);
+  files.set('plans.json', strToU8(JSON.stringify(plans)));
+  return rehash(files);
+}
+
+async function refusedWith(files: Map<string, Uint8Array>, re: RegExp): Promise<void> {
+  let err: unknown = null;
+  try {
+    await loadBundle(files, 'm.zip');
+  } catch (e) {
+    err = e;
+  }
+  expect(isSegStudioError(err), String(err)).toBe(true);
+  expect((err as Error).message).toContain('m.zip/plans.json');
+  expect((err as Error).message).toMatch(re);
+}
+
+describe('fuzz regressions: plans.json in a bundle is checked before inference uses it', () => {
+  // seed 1, plans cases 14, 46, 114 (TypeError tf.every / tb is not iterable in preprocessCase)
+  it('transpose_forward / transpose_backward must be inverse permutations of [0, 1, 2]', async () => {
+    await refusedWith(await bundleWithPlans((p) => (p.transpose_forward = [0, 0, 2])), /transpose_forward.*permutation/);
+    await refusedWith(await bundleWithPlans((p) => (p.transpose_backward = null)), /transpose_backward.*permutation/);
+    await refusedWith(await bundleWithPlans((p) => (p.transpose_forward = [1, 2, 0])), /does not undo/);
+  });
+
+  // seed 1, plans cases 9, 78, 213, 413 (RangeError in the sliding window: Invalid array length / typed array length)
+  it('patch_size must be 2 or 3 positive integers of sane size', async () => {
+    await refusedWith(await bundleWithPlans((p) => (p.configurations['3d_fullres'].patch_size = [1e20, 48, 48])), /patch_size/);
+    await refusedWith(await bundleWithPlans((p) => (p.configurations['3d_fullres'].patch_size = [32, -511, 48])), /patch_size/);
+    await refusedWith(await bundleWithPlans((p) => (p.configurations['3d_fullres'].patch_size = [32, 48.5, 48])), /patch_size/);
+    await refusedWith(await bundleWithPlans((p) => (p.configurations['3d_fullres'].patch_size = [4096, 4096, 4096])), /exceeds/);
+  });
+
+  // seed 1, plans cases 53, 217, 356 (TypeError reading 'length' of missing spacing / normalization_schemes)
+  it('spacing, normalization_schemes and resampling kwargs are checked', async () => {
+    await refusedWith(await bundleWithPlans((p) => delete p.configurations['3d_fullres'].spacing), /spacing/);
+    await refusedWith(await bundleWithPlans((p) => (p.configurations['3d_fullres'].spacing = [1, 0, 1])), /spacing/);
+    await refusedWith(await bundleWithPlans((p) => delete p.configurations['3d_fullres'].normalization_schemes), /normalization_schemes/);
+    await refusedWith(await bundleWithPlans((p) => (p.configurations['3d_fullres'].resampling_fn_data_kwargs.order = 'cubic')), /order/);
+    await refusedWith(
+      await bundleWithPlans((p) => {
+        p.configurations['3d_fullres'].normalization_schemes = ['CTNormalization'];
+        p.foreground_intensity_properties_per_channel = { 0: { mean: 1 } };
+      }),
+      /CTNormalization/,
+    );
+  });
+
+  it('the untouched demo bundle still loads', async () => {
+    const b = await loadBundle(await buildDemoBundle(), 'demo');
+    expect(b.configuration).toBe('3d_fullres');
+  });
+
+  // seed 1, plans cases 40, 361 (SegStudioError without a file name: resample target shape [1,12,0])
+  it('a spacing that shrinks the image to an empty grid is refused naming the image', async () => {
+    const b = await loadBundle(await bundleWithPlans((p) => (p.configurations['3d_fullres'].spacing = [1e21, 1.5, 1.5])), 'huge-spacing');
+    const image = { data: new Float32Array(6 * 10 * 12).fill(1), shape: [1, 6, 10, 12], properties: { format: 'nifti' as const, spacing: [1.5, 1.5, 1.5], fileName: 'tiny.nii.gz' } };
+    const runner = functionRunner((_x, s) => ({ data: new Float32Array(4 * s[2] * s[3] * s[4]), shape: [1, 4, ...s.slice(2)] }));
+    let err: unknown = null;
+    try {
+      await predictCase(image, b, [runner], { tta: false });
+    } catch (e) {
+      err = e;
+    }
+    expect(isSegStudioError(err), String(err)).toBe(true);
+    expect((err as Error).message).toMatch(/^tiny\.nii\.gz: .*unusable grid/);
   });
 });
