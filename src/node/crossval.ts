@@ -14,7 +14,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SegStudioError } from '../core/errors.ts';
 import { readImageFile, writeSegmentation } from '../core/io/index.ts';
-import { parseSummaryJson, type Summary } from '../core/evaluation/metrics.ts';
+import { computeMetrics, parseSummaryJson, summarize, summaryToJson, type CaseMetrics, type Summary } from '../core/evaluation/metrics.ts';
+import { ensembleCase } from '../core/ensembling/ensemble.ts';
+import { readNpzKey } from '../core/ensembling/npz.ts';
 import { pyFloat, pyJsonDumps } from '../core/evaluation/pyjson.ts';
 import {
   DEFAULT_CONFIGURATIONS,
@@ -35,19 +37,16 @@ import {
 } from '../core/evaluation/findBest.ts';
 import { evaluationLabels, labelInfo, parseDatasetJson, type DatasetJson, type LabelInfo } from '../core/planning/dataset.ts';
 import { bundleToZip, createBundle, loadBundle, type DatasetJson as BundleDatasetJson } from '../core/inference/bundle.ts';
-import { parsePostprocessingJson, type PostprocessingJson, type DeterminePostprocessingResult } from '../core/postprocessing/postprocessing.ts';
-import type { Plans } from '../core/planning/plans.ts';
-import type { ProgressFn } from '../core/types.ts';
 import {
-  determinePostprocessingFolders,
-  ensembleFolders,
-  ensureDir,
-  evaluateFolders,
-  filesWithEnding,
-  readBytes,
-  writeBytes,
-  type SegmentationCodec,
-} from './fsDataset.ts';
+  determinePostprocessing,
+  parsePostprocessingJson,
+  postprocessingToJson,
+  type DeterminePostprocessingResult,
+  type PostprocessingJson,
+} from '../core/postprocessing/postprocessing.ts';
+import type { Plans } from '../core/planning/plans.ts';
+import type { ImageProperties, LabelMap, ProgressFn } from '../core/types.ts';
+import { ensureDir, filesWithEnding, readBytes, readLabelFile, writeBytes, type SegmentationCodec } from './fsDataset.ts';
 
 export const defaultCodec: SegmentationCodec = { readImage: readImageFile, writeSegmentation };
 
@@ -129,6 +128,8 @@ export interface CrossvalOptions {
   datasetDir: string;
   folds: number[];
   codec?: SegmentationCodec;
+  /** shared reference cache (findBestConfiguration passes one for the whole run) */
+  refs?: ReferenceCache;
   /** remove and rebuild the merged folder (nnU-Net's default); default true */
   overwrite?: boolean;
   onProgress?: ProgressFn;
@@ -158,15 +159,64 @@ function labelSetup(datasetDir: string): LabelSetup {
   return { dataset, info, fileEnding: dataset.file_ending, refDir };
 }
 
-function evaluateMerged(setup: LabelSetup, dir: string, codec: SegmentationCodec, onProgress?: ProgressFn): Promise<Summary> {
-  return evaluateFolders(setup.refDir, dir, {
-    codec,
-    fileEnding: setup.fileEnding,
-    labelsOrRegions: evaluationLabels(setup.info),
-    ignoreLabel: setup.info.ignoreLabel,
-    outputFile: path.join(dir, 'summary.json'),
-    onProgress,
-  });
+/**
+ * Reference label maps (DATASET_DIR/labelsTr/CASE<ending>) read once per find-best run and shared by every
+ * candidate's evaluation, the ensembles (geometry) and the postprocessing; up to `budgetBytes` are kept.
+ */
+export class ReferenceCache {
+  private readonly cache = new Map<string, { labels: LabelMap; properties: ImageProperties }>();
+  private bytes = 0;
+  constructor(
+    readonly refDir: string,
+    readonly fileEnding: string,
+    readonly codec: SegmentationCodec = defaultCodec,
+    readonly budgetBytes = 1024 ** 3,
+  ) {}
+  file(id: string): string {
+    return path.join(this.refDir, id + this.fileEnding);
+  }
+  async get(id: string): Promise<{ labels: LabelMap; properties: ImageProperties }> {
+    const hit = this.cache.get(id);
+    if (hit) return hit;
+    const f = this.file(id);
+    if (!fs.existsSync(f)) throw new SegStudioError('find-best', `no reference segmentation for validation case ${id}`, f);
+    const r = await readLabelFile(this.codec, f);
+    if (this.bytes + r.labels.data.byteLength <= this.budgetBytes) {
+      this.cache.set(id, r);
+      this.bytes += r.labels.data.byteLength;
+    }
+    return r;
+  }
+}
+
+/**
+ * compute_metrics_on_folder over `dir` (every CASE<ending> in it) against the references, with the dataset's
+ * labels/regions and ignore label; summary.json written into `dir`. `preds` (case → label map) spares
+ * reading back files that were just written.
+ */
+async function evaluateMerged(
+  setup: LabelSetup,
+  dir: string,
+  refs: ReferenceCache,
+  opts: { preds?: Map<string, LabelMap>; onProgress?: ProgressFn } = {},
+): Promise<Summary> {
+  const files = filesWithEnding(dir, setup.fileEnding);
+  if (files.length === 0) throw new SegStudioError('evaluate', `no prediction files ending in ${setup.fileEnding}`, dir);
+  const lor = evaluationLabels(setup.info);
+  const per: CaseMetrics[] = [];
+  for (let i = 0; i < files.length; i++) {
+    const id = files[i].slice(0, -setup.fileEnding.length);
+    const predFile = path.join(dir, files[i]);
+    const ref = await refs.get(id);
+    const pred = opts.preds?.get(id) ?? (await readLabelFile(refs.codec, predFile)).labels;
+    if (ref.labels.shape.join() !== pred.shape.join())
+      throw new SegStudioError('evaluate', `shape [${pred.shape.join(', ')}] differs from the reference's [${ref.labels.shape.join(', ')}]`, predFile);
+    per.push({ reference_file: refs.file(id), prediction_file: predFile, metrics: computeMetrics(ref.labels.data, pred.data, lor, setup.info.ignoreLabel, predFile) });
+    opts.onProgress?.(i + 1, files.length, 'evaluate');
+  }
+  const summary = summarize(per, lor);
+  writeBytes(path.join(dir, 'summary.json'), summaryToJson(summary));
+  return summary;
 }
 
 /** Merges fold_K/validation of `modelDir` for every requested fold and evaluates the merged folder. */
@@ -209,7 +259,7 @@ export async function accumulateCvResults(modelDir: string, mergedDir: string, o
   const summaryFile = path.join(mergedDir, 'summary.json');
   const summary =
     copied || !fs.existsSync(summaryFile)
-      ? await evaluateMerged(setup, mergedDir, codec, opts.onProgress)
+      ? await evaluateMerged(setup, mergedDir, opts.refs ?? new ReferenceCache(setup.refDir, setup.fileEnding, codec), { onProgress: opts.onProgress })
       : parseSummaryJson(new TextDecoder().decode(readBytes(summaryFile)), summaryFile);
   return { dir: mergedDir, summary, cases: cases.sort(), hasProbabilities };
 }
@@ -230,19 +280,33 @@ export async function ensembleCrossvalidations(
   const codec = opts.codec ?? defaultCodec;
   if (opts.overwrite ?? true) fs.rmSync(outDir, { recursive: true, force: true });
   ensureDir(outDir);
-  // geometry: the reference label file of the case (same grid as the validation prediction)
-  const propertiesFor = async (caseId: string) => {
-    const f = path.join(setup.refDir, caseId + setup.fileEnding);
-    return (await codec.readImage(readBytes(f), f)).properties;
-  };
-  await ensembleFolders(mergedDirs, outDir, {
-    codec,
-    fileEnding: setup.fileEnding,
-    regionsClassOrder: setup.info.regionsClassOrder,
-    propertiesFor,
+  const refs = opts.refs ?? new ReferenceCache(setup.refDir, setup.fileEnding, codec);
+  // nnU-Net: ensembling/ensemble.py (average_probabilities, merge_files): every folder holds the same cases
+  const lists = mergedDirs.map((d) => new Set(filesWithEnding(d, '.npz')));
+  const names = [...new Set(lists.flatMap((l) => [...l]))].sort();
+  if (names.length === 0) throw new SegStudioError('ensemble', 'no .npz probability files', mergedDirs[0]);
+  lists.forEach((l, i) => {
+    const miss = names.filter((n) => !l.has(n));
+    if (miss.length) throw new SegStudioError('ensemble', `missing ${miss.slice(0, 5).join(', ')}: every folder must hold the same cases`, mergedDirs[i]);
   });
+  const preds = new Map<string, LabelMap>();
+  for (const n of names) {
+    const id = n.slice(0, -4);
+    const files = mergedDirs.map((d) => path.join(d, n));
+    const res = ensembleCase(
+      files.map((f) => readNpzKey(readBytes(f), 'probabilities', f)),
+      { regionsClassOrder: setup.info.regionsClassOrder, names: files },
+    );
+    // geometry: the reference label file of the case (same grid as the validation predictions)
+    const ref = await refs.get(id);
+    if (ref.labels.shape.join() !== res.segmentation.shape.join())
+      throw new SegStudioError('ensemble', `probabilities of shape [${res.segmentation.shape.join(', ')}] do not match the reference's [${ref.labels.shape.join(', ')}]`, files[0]);
+    const out = path.join(outDir, id + setup.fileEnding);
+    writeBytes(out, await codec.writeSegmentation(res.segmentation, ref.properties, out));
+    preds.set(id, res.segmentation);
+  }
   for (const f of ['dataset.json', 'plans.json']) if (fs.existsSync(path.join(mergedDirs[0], f))) fs.copyFileSync(path.join(mergedDirs[0], f), path.join(outDir, f));
-  const summary = await evaluateMerged(setup, outDir, codec, opts.onProgress);
+  const summary = await evaluateMerged(setup, outDir, refs, { preds, onProgress: opts.onProgress });
   return { dir: outDir, summary };
 }
 
@@ -412,6 +476,7 @@ export async function findBestConfiguration(datasetResultsDir: string, opts: Fin
   const setup = labelSetup(opts.datasetDir);
   const codec = opts.codec ?? defaultCodec;
   const models = discoverTrainedModels(datasetResultsDir, opts);
+  const refs = new ReferenceCache(setup.refDir, setup.fileEnding, codec);
   const results: CandidateResult[] = [];
   const merged = new Map<string, AccumulatedCv>();
   for (const m of models) {
@@ -419,7 +484,7 @@ export async function findBestConfiguration(datasetResultsDir: string, opts: Fin
     const modelDir = path.join(datasetResultsDir, id);
     if (opts.predictProbabilities && (opts.allowEnsembles ?? true)) await predictValidationProbabilities(modelDir, folds, opts.datasetDir, { log });
     log(`find-best: accumulating cross-validation of ${id} (folds ${folds.join(' ')})`);
-    const acc = await accumulateCvResults(modelDir, path.join(modelDir, crossvalFolderName(folds)), { datasetDir: opts.datasetDir, folds, codec, onProgress: opts.onProgress });
+    const acc = await accumulateCvResults(modelDir, path.join(modelDir, crossvalFolderName(folds)), { datasetDir: opts.datasetDir, folds, codec, refs, onProgress: opts.onProgress });
     merged.set(id, acc);
     results.push({ identifier: id, members: [m], source: acc.dir, result: acc.summary.foreground_mean.Dice, summary: acc.summary });
   }
@@ -440,6 +505,7 @@ export async function findBestConfiguration(datasetResultsDir: string, opts: Fin
       const ens = await ensembleCrossvalidations([merged.get(ida)!.dir, merged.get(idb)!.dir], path.join(datasetResultsDir, 'ensembles', name), {
         datasetDir: opts.datasetDir,
         codec,
+        refs,
         onProgress: opts.onProgress,
       });
       results.push({ identifier: name, members: [a, b], source: ens.dir, result: ens.summary.foreground_mean.Dice, summary: ens.summary });
@@ -450,15 +516,30 @@ export async function findBestConfiguration(datasetResultsDir: string, opts: Fin
   log(`find-best: best: ${best.identifier} (foreground mean Dice ${best.result})`);
 
   const postprocessingFile = path.join(best.source, 'postprocessing.json');
-  const pp = await determinePostprocessingFolders(best.source, setup.refDir, {
-    codec,
-    fileEnding: setup.fileEnding,
+  // determine_postprocessing on the winner (nnU-Net keeps the postprocessed files: keep_postprocessed_files)
+  const ppIds = filesWithEnding(best.source, setup.fileEnding).map((f) => f.slice(0, -setup.fileEnding.length));
+  const ppCases = [];
+  for (const id of ppIds) {
+    const ref = await refs.get(id);
+    const predictionFile = path.join(best.source, id + setup.fileEnding);
+    ppCases.push({ referenceFile: refs.file(id), predictionFile, reference: ref.labels, prediction: (await readLabelFile(codec, predictionFile)).labels });
+  }
+  const pp = determinePostprocessing(ppCases, {
     foregroundLabels: setup.info.foregroundLabels,
     labelsOrRegions: evaluationLabels(setup.info),
     ignoreLabel: setup.info.ignoreLabel,
-    ppFile: postprocessingFile,
-    outputDir: path.join(best.source, 'postprocessed'),
   });
+  writeBytes(postprocessingFile, postprocessingToJson(pp.pp));
+  const ppDir = path.join(best.source, 'postprocessed');
+  fs.rmSync(ppDir, { recursive: true, force: true });
+  for (let i = 0; i < ppIds.length; i++) {
+    const out = path.join(ppDir, ppIds[i] + setup.fileEnding);
+    writeBytes(out, await codec.writeSegmentation(pp.postprocessed[i], (await refs.get(ppIds[i])).properties, out));
+  }
+  writeBytes(
+    path.join(ppDir, 'summary.json'),
+    summaryToJson({ ...pp.after, metric_per_case: pp.after.metric_per_case.map((m, i) => ({ ...m, prediction_file: path.join(ppDir, ppIds[i] + setup.fileEnding) })) }),
+  );
 
   const bundles: string[] = [];
   if (opts.exportBundle) {
