@@ -23,6 +23,7 @@
 //   "source"?: {…}, "license"?: "…"
 // }
 import { SegStudioError } from '../errors.ts';
+import { MAX_PATCH_VOXELS } from '../planning/plans.ts';
 
 export const MODEL_CARD_FORMAT = 'segstudio-model-card/1';
 
@@ -97,13 +98,15 @@ export function parseModelCard(json: string | Uint8Array, fileName: string): Mod
   if (inp!.axis_order !== 'x-fastest' && inp!.axis_order !== 'z-fastest') bad('"input.axis_order" must be "x-fastest" or "z-fastest"');
   const nd = inp!.layout === 'NCDHW' ? 3 : 2;
   if (inp!.patch_size !== 'full') {
-    if (!Array.isArray(inp!.patch_size) || inp!.patch_size.length !== nd || !inp!.patch_size.every((p) => Number.isInteger(p) && p > 0)) {
-      bad(`"input.patch_size" must be "full" or ${nd} positive integers`);
+    if (!Array.isArray(inp!.patch_size) || inp!.patch_size.length !== nd || !inp!.patch_size.every((p) => Number.isInteger(p) && p > 0 && p <= 4096)) {
+      bad(`"input.patch_size" must be "full" or ${nd} positive integers (at most 4096)`);
     }
+    // fuzz finding: a 1e20-voxel patch reached the sliding window's allocation
+    if ((inp!.patch_size as number[]).reduce((a, b) => a * b, 1) > MAX_PATCH_VOXELS) bad(`"input.patch_size" exceeds ${MAX_PATCH_VOXELS} voxels`);
   }
   if (inp!.step_size !== undefined && !(inp!.step_size > 0 && inp!.step_size <= 1)) bad('"input.step_size" must be in (0, 1]');
-  if (inp!.shape !== undefined && (!Array.isArray(inp!.shape) || inp!.shape.length !== 3)) bad('"input.shape" must have 3 entries');
-  if (inp!.spacing !== undefined && (!Array.isArray(inp!.spacing) || inp!.spacing.length !== 3)) bad('"input.spacing" must have 3 entries');
+  if (inp!.shape !== undefined && (!Array.isArray(inp!.shape) || inp!.shape.length !== 3 || !inp!.shape.every((v) => Number.isInteger(v) && v > 0))) bad('"input.shape" must be 3 positive integers');
+  if (inp!.spacing !== undefined && (!Array.isArray(inp!.spacing) || inp!.spacing.length !== 3 || !inp!.spacing.every((v) => typeof v === 'number' && Number.isFinite(v) && v > 0))) bad('"input.spacing" must be 3 positive numbers');
   if (!NORMS.includes(c.normalization as CardNormalization)) bad(`"normalization" must be one of ${NORMS.join(', ')}`);
   if (c.normalization === 'ct') {
     const p = c.normalization_params ?? {};
