@@ -212,7 +212,7 @@ export async function buildCorpus(opts: { sharedDataDir?: string; useSharedData?
     name: 'brain tissue (fuzz seed)',
     labels: { background: 0, white_matter: 1, grey_matter: 2 },
     channels: { 0: 'T1' },
-    input: { layout: 'NCDHW', axis_order: 'x-fastest', patch_size: 'full', shape: [256, 256, 256], spacing: [1, 1, 1], spacing_tolerance: 0.1 },
+    input: { layout: 'NCDHW', axis_order: 'x-fastest', patch_size: 'full', shape: [6, 10, 12], spacing: [1, 1, 1], spacing_tolerance: 0.1 },
     normalization: 'quantile',
     normalization_params: { lower_quantile: 0.02, upper_quantile: 0.98 },
     output: { kind: 'logits' },

@@ -150,6 +150,25 @@ export async function executeCase(c: FuzzCase): Promise<void> {
       cardChannelNames(card);
       cardLabelNames(card);
       normalizeForCard(new Float32Array(64).map((_, i) => i - 20), card);
+      // a card that parses must also predict (or refuse) on a tiny image with a stub network
+      const channels = cardChannelNames(card).length;
+      const classes = Math.max(1, cardLabelNames(card).length);
+      if (channels > 16) return;
+      const nd = card.input.layout === 'NCHW' ? 2 : 3;
+      const spatial = Array.isArray(card.input.shape) && card.input.shape.every((v) => Number.isInteger(v) && v > 0) && card.input.shape.reduce((a, b) => a * b, 1) <= 4096
+        ? card.input.shape
+        : nd === 2 ? [1, 12, 14] : [6, 10, 12];
+      const n = spatial.reduce((a: number, b: number) => a * b, 1);
+      const image: Image = {
+        data: Float32Array.from({ length: channels * n }, (_, i) => (i * 37) % 101),
+        shape: [channels, ...spatial],
+        properties: { format: 'nifti', spacing: Array.isArray(card.input.spacing) && card.input.spacing.every((v) => typeof v === 'number' && v > 0) ? [...card.input.spacing] : [1, 1, 1], fileName: 'tiny.nii' },
+      };
+      const runner = functionRunner((_x, shape) => {
+        const sp = shape.slice(2);
+        return { data: new Float32Array(classes * shape[0] * sp.reduce((a, b) => a * b, 1)), shape: [shape[0], classes, ...sp] };
+      });
+      await predictCase(image, { kind: 'card', sourceName: c.fileName, card, onnx: new Uint8Array(0) }, [runner], { tta: c.index % 2 === 0 });
       return;
     }
     case 'npz': {

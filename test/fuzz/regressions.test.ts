@@ -12,6 +12,7 @@ import { predictCase } from '../../src/core/inference/predictor.ts';
 import { functionRunner } from '../../src/core/inference/runner.ts';
 import { isSegStudioError } from '../../src/core/errors.ts';
 import { rehash } from '../../fuzz/targets.ts';
+import { parseModelCard } from '../../src/core/inference/modelCard.ts';
 
 describe('fuzz regressions: explainConfiguration on malformed plans', () => {
   // fuzz: plans target, seed 1 cases 7, 21, 32 (TypeError in explain.ts)
@@ -109,5 +110,30 @@ describe('fuzz regressions: plans.json in a bundle is checked before inference u
     }
     expect(isSegStudioError(err), String(err)).toBe(true);
     expect((err as Error).message).toMatch(/^tiny\.nii\.gz: .*unusable grid/);
+  });
+});
+
+
+describe('fuzz regressions: model cards', () => {
+  const card = {
+    format: 'segstudio-model-card/1',
+    name: 'c',
+    labels: { background: 0, a: 1 },
+    channels: { 0: 'T1' },
+    input: { layout: 'NCDHW', axis_order: 'x-fastest', patch_size: [32, 48, 48] },
+    normalization: 'zscore',
+  };
+  const text = (edit: (c: any) => void) => {
+    const c = JSON.parse(JSON.stringify(card));
+    edit(c);
+    return JSON.stringify(c);
+  };
+  // seed 4, modelcard cases 350, 369 (RangeError: Invalid typed array length 1.5e24 in the sliding window)
+  it('refuses absurd patch sizes, shapes and spacings naming the card', () => {
+    expect(() => parseModelCard(text(() => {}), 'm.card.json')).not.toThrow();
+    expect(() => parseModelCard(text((c) => (c.input.patch_size = [32, 48, 1e20])), 'm.card.json')).toThrow(/m\.card\.json: "input\.patch_size"/);
+    expect(() => parseModelCard(text((c) => (c.input.patch_size = [4096, 4096, 4096])), 'm.card.json')).toThrow(/m\.card\.json: "input\.patch_size" exceeds/);
+    expect(() => parseModelCard(text((c) => (c.input.shape = [256, -1, 256])), 'm.card.json')).toThrow(/m\.card\.json: "input\.shape"/);
+    expect(() => parseModelCard(text((c) => (c.input.spacing = [1, 0, 1])), 'm.card.json')).toThrow(/m\.card\.json: "input\.spacing"/);
   });
 });
