@@ -84,12 +84,28 @@ export function parseWithNaN(text: string): unknown {
   return JSON.parse(text, (_k, x) => (typeof x === 'string' && x in NONFINITE ? NONFINITE[x] : x));
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** SHA-256 hex through WebCrypto (Node ≥ 20, browsers, workers: native speed), else the pure-TS fallback. */
+export async function sha256HexAsync(bytes: Uint8Array): Promise<string> {
+  const subtle = (globalThis as { crypto?: Crypto }).crypto?.subtle;
+  if (subtle) {
+    try {
+      const d = new Uint8Array(await subtle.digest('SHA-256', bytes as unknown as BufferSource));
+      return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
+    } catch {
+      /* fall through */
+    }
+  }
+  return sha256Hex(bytes);
+}
+
 export function checkpointFiles(name: CheckpointName): { json: string; bin: string } {
   return { json: `checkpoint_${name}.json`, bin: `checkpoint_${name}.bin` };
 }
 
 /** Serialises a checkpoint: the .json text and the .bin bytes. */
-export function encodeCheckpoint(data: CheckpointData, binFile: string): { json: Uint8Array; bin: Uint8Array } {
+export async function encodeCheckpoint(data: CheckpointData, binFile: string): Promise<{ json: Uint8Array; bin: Uint8Array }> {
   const entries: { name: string; group: TensorEntry['group']; shape: number[]; data: Float32Array }[] = [];
   for (const [name, t] of Object.entries(data.weights)) entries.push({ name, group: 'weights', shape: [...t.shape], data: t.data });
   for (const [name, m] of Object.entries(data.momentum)) {
@@ -104,15 +120,16 @@ export function encodeCheckpoint(data: CheckpointData, binFile: string): { json:
   let off = 0;
   for (const e of entries) {
     tensors.push({ name: e.name, group: e.group, shape: e.shape, offset: off, length: e.data.length });
-    for (let i = 0; i < e.data.length; i++) view.setFloat32(off + 4 * i, e.data[i], true);
+    if (LITTLE_ENDIAN) bin.set(new Uint8Array(e.data.buffer, e.data.byteOffset, e.data.byteLength), off);
+    else for (let i = 0; i < e.data.length; i++) view.setFloat32(off + 4 * i, e.data[i], true);
     off += e.data.length * 4;
   }
-  const meta: CheckpointFileMeta = { ...data.meta, bin: { file: binFile, bytes: bin.length, sha256: sha256Hex(bin) }, tensors };
+  const meta: CheckpointFileMeta = { ...data.meta, bin: { file: binFile, bytes: bin.length, sha256: await sha256HexAsync(bin) }, tensors };
   return { json: textBytes(stringifyWithNaN(meta) + '\n'), bin };
 }
 
 /** Parses and checks a checkpoint's .json and .bin (size, sha256, every tensor in bounds). */
-export function decodeCheckpoint(jsonBytes: Uint8Array, bin: Uint8Array, fileName: string): CheckpointData {
+export async function decodeCheckpoint(jsonBytes: Uint8Array, bin: Uint8Array, fileName: string): Promise<CheckpointData> {
   let meta: CheckpointFileMeta;
   try {
     meta = parseWithNaN(bytesText(jsonBytes)) as CheckpointFileMeta;
@@ -124,7 +141,7 @@ export function decodeCheckpoint(jsonBytes: Uint8Array, bin: Uint8Array, fileNam
   if (!meta.bin || !Array.isArray(meta.tensors)) throw new SegStudioError('checkpoint', 'missing "bin" or "tensors"', fileName);
   if (bin.length !== meta.bin.bytes)
     throw new SegStudioError('checkpoint', `${meta.bin.file} has ${bin.length} bytes, the checkpoint expects ${meta.bin.bytes} (incomplete write?)`, fileName);
-  const digest = sha256Hex(bin);
+  const digest = await sha256HexAsync(bin);
   if (digest !== meta.bin.sha256)
     throw new SegStudioError('checkpoint', `${meta.bin.file} does not match its sha256 (file ${digest.slice(0, 12)}…, expected ${meta.bin.sha256.slice(0, 12)}…)`, fileName);
   const view = new DataView(bin.buffer, bin.byteOffset, bin.byteLength);
@@ -133,8 +150,12 @@ export function decodeCheckpoint(jsonBytes: Uint8Array, bin: Uint8Array, fileNam
   for (const t of meta.tensors) {
     if (t.offset < 0 || t.offset + 4 * t.length > bin.length)
       throw new SegStudioError('checkpoint', `tensor ${t.name} lies outside ${meta.bin.file}`, fileName);
-    const a = new Float32Array(t.length);
-    for (let i = 0; i < t.length; i++) a[i] = view.getFloat32(t.offset + 4 * i, true);
+    let a: Float32Array;
+    if (LITTLE_ENDIAN) a = new Float32Array(bin.slice(t.offset, t.offset + 4 * t.length).buffer);
+    else {
+      a = new Float32Array(t.length);
+      for (let i = 0; i < t.length; i++) a[i] = view.getFloat32(t.offset + 4 * i, true);
+    }
     if (t.group === 'weights') weights[t.name] = { shape: [...t.shape], data: a };
     else momentum[t.name] = a;
   }
@@ -145,7 +166,7 @@ export function decodeCheckpoint(jsonBytes: Uint8Array, bin: Uint8Array, fileNam
 /** Writes checkpoint_<name>.bin, then checkpoint_<name>.json. */
 export async function saveCheckpoint(storage: TrainerStorage, name: CheckpointName, data: CheckpointData): Promise<void> {
   const f = checkpointFiles(name);
-  const { json, bin } = encodeCheckpoint(data, f.bin);
+  const { json, bin } = await encodeCheckpoint(data, f.bin);
   await storage.write(f.bin, bin);
   await storage.write(f.json, json);
 }

@@ -6,6 +6,7 @@ import { RandomState } from '../data/random.ts';
 import { polyLR } from '../nn/optimizer.ts';
 import { Trainer, type TrainerEvent, type TrainerOptions } from './trainer.ts';
 import { MemoryStorage, bytesText } from './storage.ts';
+import { sha256Hex } from '../../core/inference/sha256.ts';
 import { accumulateHardCounts, globalDice, nanmean, zeroCounts } from './pseudoDice.ts';
 import { emptyLog, nextEma, progressSvg, niceTicks } from './log.ts';
 import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, type CheckpointData } from './checkpoint.ts';
@@ -89,9 +90,9 @@ describe('checkpoint codec', () => {
     momentum: { a: Float32Array.from([0, 1, 2, 3, 4, 5]) },
   };
 
-  it('round-trips bit-exactly (denormals, NaN, −0, NaN/Infinity in the log)', () => {
-    const { json, bin } = encodeCheckpoint(data, 'checkpoint_best.bin');
-    const back = decodeCheckpoint(json, bin, 'checkpoint_best.json');
+  it('round-trips bit-exactly (denormals, NaN, −0, NaN/Infinity in the log)', async () => {
+    const { json, bin } = await encodeCheckpoint(data, 'checkpoint_best.bin');
+    const back = await decodeCheckpoint(json, bin, 'checkpoint_best.json');
     expect(back.meta).toEqual(data.meta);
     for (const k of ['a', 'b']) {
       const x = new Uint8Array(back.weights[k].data.buffer), y = new Uint8Array(data.weights[k].data.buffer);
@@ -102,12 +103,14 @@ describe('checkpoint codec', () => {
   });
 
   it('refuses a truncated or altered tensor file, naming the checkpoint', async () => {
-    const { json, bin } = encodeCheckpoint(data, 'checkpoint_latest.bin');
-    expect(() => decodeCheckpoint(json, bin.slice(0, 8), 'f/checkpoint_latest.json')).toThrow(/f\/checkpoint_latest\.json: checkpoint_latest\.bin has 8 bytes, the checkpoint expects 52/);
+    const { json, bin } = await encodeCheckpoint(data, 'checkpoint_latest.bin');
+    await expect(decodeCheckpoint(json, bin.slice(0, 8), 'f/checkpoint_latest.json')).rejects.toThrow(/f\/checkpoint_latest\.json: checkpoint_latest\.bin has 8 bytes, the checkpoint expects 52/);
     const bad = bin.slice();
     bad[3] ^= 1;
-    expect(() => decodeCheckpoint(json, bad, 'x.json')).toThrow(/does not match its sha256/);
-    expect(() => decodeCheckpoint(new TextEncoder().encode('{"format":"other"}'), bin, 'y.json')).toThrow(/y\.json: not a SegStudio checkpoint/);
+    await expect(decodeCheckpoint(json, bad, 'x.json')).rejects.toThrow(/does not match its sha256/);
+    await expect(decodeCheckpoint(new TextEncoder().encode('{"format":"other"}'), bin, 'y.json')).rejects.toThrow(/y\.json: not a SegStudio checkpoint/);
+    // the WebCrypto digest equals the pure-TypeScript one
+    expect(JSON.parse(new TextDecoder().decode(json)).bin.sha256).toBe(sha256Hex(bin));
     await expect(loadCheckpoint(new MemoryStorage('mem'), 'final')).rejects.toThrow(/mem\/checkpoint_final\.json: checkpoint not found/);
   });
 });
