@@ -68,7 +68,7 @@ export interface QualityOptions {
   log: (s: string) => void;
 }
 
-function parseCli(argv: string[]): QualityOptions {
+export function parseCli(argv: string[]): QualityOptions {
   const get = (name: string): string | undefined => {
     const i = argv.findIndex((a) => a === name || a.startsWith(`${name}=`));
     if (i < 0) return undefined;
@@ -184,6 +184,21 @@ export interface DatasetResult {
   error?: string;
 }
 
+/**
+ * nnU-Net's full schedule from a measured time per iteration: 1000 epochs × (250 training + 50 validation
+ * iterations) per fold, 5 folds per configuration. Null when nothing was measured.
+ */
+export function extrapolate(secondsPerIteration: number, configurations: number): DatasetResult['extrapolation'] {
+  if (!Number.isFinite(secondsPerIteration)) return null;
+  const perFoldH = (secondsPerIteration * NNUNET_EPOCHS * (NNUNET_ITERATIONS + 50)) / 3600;
+  return {
+    secondsPerIteration,
+    fullScheduleHoursPerFold: perFoldH,
+    fullScheduleHoursAllFolds: perFoldH * 5 * configurations,
+    note: `measured s/iteration (training + validation iterations, this machine) × ${NNUNET_EPOCHS} × (${NNUNET_ITERATIONS} + 50) per fold; preprocessing, validation-case prediction, find-best and postprocessing excluded`,
+  };
+}
+
 async function runDataset(spec: DatasetSpec, o: QualityOptions): Promise<DatasetResult> {
   const datasetDir = path.join(sharedData, spec.folder);
   if (!fs.existsSync(path.join(datasetDir, 'dataset.json'))) throw new Error(`bench:quality: dataset not found: ${datasetDir}`);
@@ -272,8 +287,6 @@ async function runDataset(spec: DatasetSpec, o: QualityOptions): Promise<Dataset
   });
   const trained = foldRows.filter((r) => r.secondsPerIteration !== null);
   const spi = trained.length ? trained.reduce((a, r) => a + r.secondsPerIteration!, 0) / trained.length : NaN;
-  // full nnU-Net schedule: 1000 epochs × (250 training + 50 validation iterations) per fold, 5 folds per configuration
-  const fullPerFoldH = (spi * NNUNET_EPOCHS * (NNUNET_ITERATIONS + 50)) / 3600;
   return {
     dataset: spec.folder,
     schedule: { epochs: o.epochs, iterations: o.iterations, valIterations: o.valIterations, folds: o.folds, configs },
@@ -283,14 +296,7 @@ async function runDataset(spec: DatasetSpec, o: QualityOptions): Promise<Dataset
     dice,
     foregroundMean: { before: fb.postprocessing.before.foreground_mean.Dice, after: fb.postprocessing.after.foreground_mean.Dice },
     reference: spec.reference,
-    extrapolation: Number.isFinite(spi)
-      ? {
-          secondsPerIteration: spi,
-          fullScheduleHoursPerFold: fullPerFoldH,
-          fullScheduleHoursAllFolds: fullPerFoldH * 5 * configs.length,
-          note: `measured s/iteration (training + validation iterations, this machine, loaded) × ${NNUNET_EPOCHS} × (${NNUNET_ITERATIONS} + 50) per fold; preprocessing, find-best and postprocessing excluded`,
-        }
-      : null,
+    extrapolation: extrapolate(spi, configs.length),
   };
 }
 
