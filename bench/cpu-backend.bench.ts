@@ -93,6 +93,7 @@ print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads()
   'stepMedianMs': ts[len(ts) // 2], 'forwardMedianMs': fs[len(fs) // 2], 'maxRssMiB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 `;
 
+const progress = (s: string) => process.stderr.write(`cpu-backend bench: ${s}\n`);
 const r1 = (v: number) => Math.round(v * 10) / 10;
 const r2 = (v: number) => Math.round(v * 100) / 100;
 const mib = (b: number) => r1(b / 2 ** 20);
@@ -159,6 +160,7 @@ export async function run(): Promise<Record<string, unknown>> {
   // ---- PyTorch CPU (same machine, same run) -------------------------------------------------------------
   let torch = null as { stepMedianMs: number; forwardMedianMs: number } | null;
   if (pythonHas('torch')) {
+    progress('PyTorch');
     try {
       torch = runPythonJson(TORCH, [JSON.stringify(hippocampus3d), JSON.stringify(PATCH), String(repeats), String(threads)]) as unknown as typeof torch;
       result.pytorch = torch;
@@ -168,6 +170,7 @@ export async function run(): Promise<Record<string, unknown>> {
   } else result.pytorch = 'unavailable (/usr/bin/python3 with torch missing)';
 
   // ---- fast CPU backend ---------------------------------------------------------------------------------
+  progress('fast CPU backend');
   const fast = createNodeFastCpuBackend({ threads });
   const rss0 = process.memoryUsage().rss;
   const f = await timeBackend(fast, hippocampus3d, PATCH, repeats);
@@ -200,6 +203,7 @@ export async function run(): Promise<Record<string, unknown>> {
 
   // ---- WGSL backend on Node WebGPU (SwiftShader): forward on a small patch, extrapolated by FLOPs ---------
   if (process.env.SEGSTUDIO_BENCH_WEBGPU !== '0') {
+    progress('WebGPU forward');
     const small = (process.env.SEGSTUDIO_BENCH_WEBGPU_PATCH ?? '16,16,16').split(',').map(Number);
     try {
       const { getNodeGpuDevice } = await import('../src/node/webgpuDevice.ts');
@@ -235,6 +239,7 @@ export async function run(): Promise<Record<string, unknown>> {
 
   // ---- memory over an epoch of a small config --------------------------------------------------------------
   if (epochIters > 0) {
+    progress(`memory over ${epochIters} iterations`);
     const smallCfg: UNetConfig = { ...hippocampus3d, nStages: 3, featuresPerStage: [8, 16, 32], kernelSizes: hippocampus3d.kernelSizes.slice(0, 3), strides: hippocampus3d.strides.slice(0, 3), nConvPerStage: [2, 2, 2], nConvPerStageDecoder: [2, 2] };
     const smallPatch = [24, 32, 24];
     const b = createNodeFastCpuBackend({ threads });
