@@ -6,6 +6,7 @@
 // is converted to C order). float16 is widened to float32, 64-bit integers to float64.
 import { strFromU8, strToU8, unzipSync, zipSync, type Zippable } from 'fflate';
 import { SegStudioError } from '../errors.ts';
+import { checkZipEntry } from '../io/zipGuard.ts';
 import type { NdArray, TypedArray } from '../types.ts';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
@@ -180,8 +181,9 @@ export function writeNpy(arr: NdArray): Uint8Array {
 export function readNpz(bytes: Uint8Array, file = 'arrays.npz'): Record<string, NdArray> {
   let entries: Record<string, Uint8Array>;
   try {
-    entries = unzipSync(bytes);
+    entries = unzipSync(bytes, { filter: (f) => (checkZipEntry(f, file, bytes.length, 'npz'), true) });
   } catch (e) {
+    if (e instanceof SegStudioError) throw e;
     throw new SegStudioError('npz', `not a readable .npz (zip) file: ${(e as Error).message}`, file);
   }
   const out: Record<string, NdArray> = {};

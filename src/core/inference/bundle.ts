@@ -14,6 +14,7 @@ import { unzipSync, zipSync, strToU8, strFromU8, type Zippable } from 'fflate';
 import { SegStudioError } from '../errors.ts';
 import { plansProblemForInference, resolveConfiguration, type Plans } from '../planning/plans.ts';
 import { sha256Hex } from './sha256.ts';
+import { checkZipEntry } from '../io/zipGuard.ts';
 
 export const BUNDLE_FORMAT = 'segstudio-bundle/1';
 
@@ -168,6 +169,7 @@ export function unzipBundle(zip: Uint8Array, sourceName: string): Map<string, Ui
   try {
     entries = unzipSync(zip, {
       filter: (file) => {
+        checkZipEntry(file, sourceName, zip.length, 'bundle');
         total += file.originalSize;
         if (total > MAX_UNZIPPED) throw new SegStudioError('bundle', 'archive expands beyond 8 GiB', sourceName);
         return !file.name.endsWith('/');

@@ -6,6 +6,7 @@
 // (get_identifiers_from_splitted_dataset_folder, create_lists_from_splitted_dataset_folder,
 // get_filenames_of_train_images_and_targets), imageio/reader_writer_registry.py (overwrite_image_reader_writer).
 import { unzipSync } from 'fflate';
+import { checkZipEntry } from '../io/zipGuard.ts';
 import { SegStudioError } from '../errors.ts';
 
 export type LabelValue = number | number[];
@@ -426,8 +427,9 @@ export function memoryDatasetFiles(entries: Record<string, Uint8Array | string> 
 export function datasetFilesFromZip(bytes: Uint8Array, fileName = 'dataset.zip'): { files: DatasetFiles; root: string } {
   let entries: Record<string, Uint8Array>;
   try {
-    entries = unzipSync(bytes, { filter: (f) => !f.name.endsWith('/') && !f.name.startsWith('__MACOSX/') });
+    entries = unzipSync(bytes, { filter: (f) => (checkZipEntry(f, fileName, bytes.length), !f.name.endsWith('/') && !f.name.startsWith('__MACOSX/')) });
   } catch (e) {
+    if (e instanceof SegStudioError) throw e;
     throw new SegStudioError('zip', `not a readable zip archive: ${(e as Error).message}`, fileName);
   }
   const djs = Object.keys(entries)
