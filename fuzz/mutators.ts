@@ -593,6 +593,7 @@ export function jsonMutation(text: string, rng: Rng, log: Log): string {
 export function npyHeaderEdit(npy: Uint8Array, rng: Rng, log: Log): Uint8Array {
   if (npy.length < 10) return byteMutation(npy, rng, log);
   const hlen = npy[8] | (npy[9] << 8);
+  if (10 + hlen > npy.length) return byteMutation(npy, rng, log);
   const head = new TextDecoder().decode(npy.subarray(10, 10 + hlen));
   let h = head;
   const op = rng.int(5);

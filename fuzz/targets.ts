@@ -233,6 +233,18 @@ function npzCase(c: Corpus, rng: Rng, log: Log) {
 
 /** Generates case `index` of `target` (deterministic in rng). */
 export function generateCase(target: TargetName, index: number, corpus: Corpus, rng: Rng): FuzzCase {
+  // A mutator that trips over its own input retries with the rng's next draws (still deterministic).
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return generateOnce(target, index, corpus, rng);
+    } catch {
+      /* next attempt */
+    }
+  }
+  return { target, index, seedName: '-', mutations: ['empty input (generator failed 3 times)'], fileName: `empty_${target}.bin`, bytes: new Uint8Array(0) };
+}
+
+function generateOnce(target: TargetName, index: number, corpus: Corpus, rng: Rng): FuzzCase {
   const log: Log = [];
   let r: { seedName: string; fileName: string; bytes?: Uint8Array; files?: Map<string, Uint8Array> };
   switch (target) {

@@ -5,9 +5,14 @@ import { describe, expect, it } from 'vitest';
 import { explainConfiguration } from '../../src/core/planning/explain.ts';
 import { buildDemoBundle, demoPlans } from '../../src/core/demo/demoModel.ts';
 import type { Plans } from '../../src/core/planning/plans.ts';
-import { strToU8 } from 'fflate';
+import { strToU8, zipSync } from 'fflate';
 
-import { loadBundle } from '../../src/core/inference/bundle.ts';
+import { loadBundle, unzipBundle } from '../../src/core/inference/bundle.ts';
+import { readNpz } from '../../src/core/ensembling/npz.ts';
+import { datasetFilesFromZip } from '../../src/core/planning/dataset.ts';
+import { regenerate } from '../../fuzz/harness.ts';
+import { buildCorpus } from '../../fuzz/corpus.ts';
+import { runCase } from '../../fuzz/execute.ts';
 import { predictCase } from '../../src/core/inference/predictor.ts';
 import { functionRunner } from '../../src/core/inference/runner.ts';
 import { isSegStudioError } from '../../src/core/errors.ts';
@@ -135,5 +140,54 @@ describe('fuzz regressions: model cards', () => {
     expect(() => parseModelCard(text((c) => (c.input.patch_size = [4096, 4096, 4096])), 'm.card.json')).toThrow(/m\.card\.json: "input\.patch_size" exceeds/);
     expect(() => parseModelCard(text((c) => (c.input.shape = [256, -1, 256])), 'm.card.json')).toThrow(/m\.card\.json: "input\.shape"/);
     expect(() => parseModelCard(text((c) => (c.input.spacing = [1, 0, 1])), 'm.card.json')).toThrow(/m\.card\.json: "input\.spacing"/);
+  });
+});
+
+describe('fuzz regressions: zip members claiming more than their bytes can hold', () => {
+  const MiB = 1024 * 1024;
+  /** A zip whose central-directory "uncompressed size" of the first member is patched to `claim`. */
+  function lyingZip(claim: number): Uint8Array {
+    const z = zipSync({ 'probabilities.npy': [new Uint8Array(4096).fill(7), { level: 6 }] });
+    const dv = new DataView(z.buffer);
+    for (let p = z.length - 22; p >= 0; p--) {
+      if (dv.getUint32(p, true) === 0x02014b50) {
+        dv.setUint32(p + 24, claim, true); // central directory: uncompressed size
+        break;
+      }
+    }
+    return z;
+  }
+
+  // seed 1, npz case 312 (fflate allocated 3.2 GB for a 2 KB archive, then failed)
+  it('readNpz, unzipBundle and datasetFilesFromZip refuse before allocating', () => {
+    const z = lyingZip(0xfff00000);
+    const cases: [string, () => unknown][] = [
+      ['p.npz', () => readNpz(z, 'p.npz')],
+      ['b.zip', () => unzipBundle(z, 'b.zip')],
+      ['d.zip', () => datasetFilesFromZip(z, 'd.zip')],
+    ];
+    for (const [name, fn] of cases) {
+      const before = process.memoryUsage().arrayBuffers;
+      let err: unknown = null;
+      try {
+        fn();
+      } catch (e) {
+        err = e;
+      }
+      expect(isSegStudioError(err), `${name}: ${String(err)}`).toBe(true);
+      expect((err as Error).message).toMatch(new RegExp(`^${name.replace('.', '\\.')}: archive member probabilities\\.npy claims`));
+      expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * MiB);
+    }
+  });
+
+  it('the recipe that found it (seed 1, npz #312, synthetic seeds) is refused too', async () => {
+    const c = regenerate(await buildCorpus({ useSharedData: false }), 1, 'npz', 312);
+    const o = await runCase(c);
+    expect(o.cls, JSON.stringify(o)).toBe('rejected');
+  });
+
+  it('honest archives still open', () => {
+    const z = lyingZip(4096); // the true size
+    expect(() => unzipBundle(z, 'b.zip')).not.toThrow();
   });
 });
