@@ -11,7 +11,7 @@
 // for any input size, exactly like the original (no static shape inference needed, no symbolic-dim
 // surprises). Works for 1D/2D/3D and anisotropic strides such as [1, 2, 2]. Needs opset ≥ 10 (Slice
 // with tensor inputs).
-import { SegStudioError } from '../../errors.ts';
+import { SegStudioError, isSegStudioError } from '../../errors.ts';
 import {
   defaultOpset,
   float32Tensor,
@@ -100,6 +100,17 @@ function unsupportedReason(g: OnnxGraph, n: OnnxNode): string | null {
  * fit (kernel ≠ stride, padding, groups, non-constant weights) are left as ConvTranspose and reported.
  */
 export function rewriteConvTransposeReport(model: OnnxModel, fileName = 'model.onnx'): RewriteReport {
+  try {
+    return rewriteUnchecked(model, fileName);
+  } catch (e) {
+    // malformed initializers (wrong data type, short raw_data) surface as plain Errors from the tensor
+    // helpers: name the file (fuzz finding, seed 2 onnx #755)
+    if (isSegStudioError(e)) throw e;
+    throw new SegStudioError('onnx-rewrite', `cannot rewrite ConvTranspose: ${(e as Error).message}`, fileName);
+  }
+}
+
+function rewriteUnchecked(model: OnnxModel, fileName: string): RewriteReport {
   const src = model.graph;
   const targets = src.nodes.filter((n) => n.opType === 'ConvTranspose' && (!n.domain || n.domain === 'ai.onnx'));
   const skipped: RewriteReport['skipped'] = [];
