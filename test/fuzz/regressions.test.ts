@@ -13,6 +13,9 @@ import { datasetFilesFromZip } from '../../src/core/planning/dataset.ts';
 import { regenerate } from '../../fuzz/harness.ts';
 import { buildCorpus } from '../../fuzz/corpus.ts';
 import { runCase } from '../../fuzz/execute.ts';
+import { OnnxGraphBuilder } from '../../src/core/inference/onnx/builder.ts';
+import { decodeModel } from '../../src/core/inference/onnx/model.ts';
+import { rewriteConvTransposeReport } from '../../src/core/inference/onnx/rewrite.ts';
 import { predictCase } from '../../src/core/inference/predictor.ts';
 import { functionRunner } from '../../src/core/inference/runner.ts';
 import { isSegStudioError } from '../../src/core/errors.ts';
@@ -189,5 +192,23 @@ describe('fuzz regressions: zip members claiming more than their bytes can hold'
   it('honest archives still open', () => {
     const z = lyingZip(4096); // the true size
     expect(() => unzipBundle(z, 'b.zip')).not.toThrow();
+  });
+});
+
+describe('fuzz regressions: ONNX ConvTranspose rewrite', () => {
+  // seed 2, onnx case 755: a non-float initializer feeding a ConvTranspose threw a plain Error
+  it('a non-float ConvTranspose weight is refused with a SegStudioError naming the model', async () => {
+    const c = regenerate(await buildCorpus({ useSharedData: false }), 2, 'onnx', 755);
+    const o = await runCase(c);
+    expect(o.cls === 'bug', JSON.stringify(o)).toBe(false);
+    const b = new OnnxGraphBuilder('t');
+    const x = b.addInput('x', [1, 2, 4, 4, 4]);
+    const w = b.addInitializer('w', [2, 1, 2, 2, 2], new Float32Array(16).fill(1));
+    const bias = b.addInitializer('bias', [1], [0.5]);
+    const y = b.node('ConvTranspose', [x, w, bias], { kernel_shape: [2, 2, 2], strides: [2, 2, 2] })[0];
+    b.addOutput(y, [1, 1, 8, 8, 8]);
+    const m = decodeModel(b.toBytes({}), 'up.onnx');
+    m.graph.initializers[1].dataType = 8; // the bias claims to be STRING
+    expect(() => rewriteConvTransposeReport(m, 'up.onnx')).toThrow(/^up\.onnx: cannot rewrite ConvTranspose/);
   });
 });
