@@ -4,6 +4,7 @@
 // The ground truth labels are the structures the demo model is built to find:
 //   0 background (air, scalp, skull), 1 brain, 2 ventricles, 3 lesion.
 import type { Image, LabelMap } from '../types.ts';
+import { mulberry32 } from '../util/mulberry32.ts';
 
 export const PHANTOM_LABELS: Readonly<Record<string, number>> = Object.freeze({
   background: 0,
@@ -44,17 +45,7 @@ export interface Phantom {
   labels: Readonly<Record<string, number>>;
 }
 
-/** mulberry32: tiny deterministic PRNG (uniform in [0, 1)). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+
 
 function gaussianSource(rand: () => number): () => number {
   let spare: number | null = null;

@@ -17,6 +17,7 @@ import type { DatasetFingerprint } from './planner.ts';
 import { RandomState } from '../../training/data/random.ts';
 import { pyFloat, pyJsonDumps } from '../evaluation/pyjson.ts';
 import { joinPath, listRawDataset, loadDatasetJson, type DatasetFiles, type DatasetJson, type RawCase } from './dataset.ts';
+import { pairwiseSumF32 } from '../preprocessing/normalization.ts';
 
 export type { DatasetFingerprint } from './planner.ts';
 
@@ -81,37 +82,8 @@ export function analyzeCase(image: Image, seg: LabelMap, numSamples: number, fil
 
 const f32 = Math.fround;
 
-/** numpy's pairwise summation (PW_BLOCKSIZE 128, 8 accumulators) in float32 — what np.sum does on float32. */
-export function pairwiseSumF32(a: Float32Array, start = 0, n = a.length): number {
-  if (n < 8) {
-    let res = 0;
-    for (let i = 0; i < n; i++) res = f32(res + a[start + i]);
-    return res;
-  }
-  if (n <= 128) {
-    let r0 = a[start], r1 = a[start + 1], r2 = a[start + 2], r3 = a[start + 3];
-    let r4 = a[start + 4], r5 = a[start + 5], r6 = a[start + 6], r7 = a[start + 7];
-    let i = 8;
-    const end = n - (n % 8);
-    for (; i < end; i += 8) {
-      const p = start + i;
-      r0 = f32(r0 + a[p]);
-      r1 = f32(r1 + a[p + 1]);
-      r2 = f32(r2 + a[p + 2]);
-      r3 = f32(r3 + a[p + 3]);
-      r4 = f32(r4 + a[p + 4]);
-      r5 = f32(r5 + a[p + 5]);
-      r6 = f32(r6 + a[p + 6]);
-      r7 = f32(r7 + a[p + 7]);
-    }
-    let res = f32(f32(f32(r0 + r1) + f32(r2 + r3)) + f32(f32(r4 + r5) + f32(r6 + r7)));
-    for (; i < n; i++) res = f32(res + a[start + i]);
-    return res;
-  }
-  let n2 = Math.floor(n / 2);
-  n2 -= n2 % 8;
-  return f32(pairwiseSumF32(a, start, n2) + pairwiseSumF32(a, start + n2, n - n2));
-}
+// numpy's pairwise float32 summation lives with the normalization code (same numpy semantics).
+export { pairwiseSumF32 };
 
 /**
  * np.sum of a contiguous float32 array: the reduction runs over buffer-sized chunks (8192 elements, numpy's

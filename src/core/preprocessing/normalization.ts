@@ -14,7 +14,7 @@ const f32 = Math.fround;
 const EPS = 1e-8;
 
 /** numpy pairwise_sum for float32 (numpy/core/src/umath/loops_utils.h.src): float32 accumulation. */
-function pairwise(a: ArrayLike<number>, off: number, n: number): number {
+export function pairwiseSumF32(a: ArrayLike<number>, off = 0, n = a.length): number {
   if (n < 8) {
     let res = 0;
     for (let i = 0; i < n; i++) res = f32(res + a[off + i]);
@@ -42,13 +42,13 @@ function pairwise(a: ArrayLike<number>, off: number, n: number): number {
   }
   let n2 = Math.floor(n / 2);
   n2 -= n2 % 8;
-  return f32(pairwise(a, off, n2) + pairwise(a, off + n2, n - n2));
+  return f32(pairwiseSumF32(a, off, n2) + pairwiseSumF32(a, off + n2, n - n2));
 }
 
 /** np.sum of a contiguous float32 array (pairwise within 8192-element buffers, buffers accumulated in float32). */
 export function numpySumFloat32(a: ArrayLike<number>, off = 0, n = a.length - off): number {
   let out = 0;
-  for (let i = 0; i < n; i += 8192) out = f32(out + pairwise(a, off + i, Math.min(8192, n - i)));
+  for (let i = 0; i < n; i += 8192) out = f32(out + pairwiseSumF32(a, off + i, Math.min(8192, n - i)));
   return out;
 }
 
@@ -78,7 +78,7 @@ export function numpyMeanStdFloat32(a: Float32Array, mask?: ArrayLike<number>): 
     return count;
   };
   let sum = 0;
-  const n = forEachBuffer((v) => v, (len) => (sum = f32(sum + pairwise(buf, 0, len))));
+  const n = forEachBuffer((v) => v, (len) => (sum = f32(sum + pairwiseSumF32(buf, 0, len))));
   if (n === 0) return { mean: NaN, std: NaN };
   const mean = f32(sum / n);
   // _var: the mean is kept as a float32 array divided by the float32 count
@@ -89,7 +89,7 @@ export function numpyMeanStdFloat32(a: Float32Array, mask?: ArrayLike<number>): 
       const d = f32(v - arrmean);
       return d * d;
     },
-    (len) => (sq = f32(sq + pairwise(buf, 0, len))),
+    (len) => (sq = f32(sq + pairwiseSumF32(buf, 0, len))),
   );
   const variance = f32(sq / n);
   return { mean, std: f32(Math.sqrt(variance)) };

@@ -2,6 +2,7 @@
 // cases (bright blobs = label 1, a dimmer slab = label 2).
 import type { Plans } from '../../core/planning/plans.ts';
 import type { TrainingCase } from './trainer.ts';
+import { mulberry32 } from '../../core/util/mulberry32.ts';
 
 export interface TinyArch {
   features: number[];
@@ -69,16 +70,7 @@ export function tinyPlans(a: TinyArch, name = '3d_fullres', extra: Record<string
 }
 
 /** mulberry32 */
-export function testRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const testRng: (seed: number) => () => number = mulberry32;
 
 /** Synthetic case [1, D, H, W]: a bright ball (label 1) and a dim slab (label 2) on noise. */
 export function blobCase(id: string, shape: number[], seed: number): TrainingCase {

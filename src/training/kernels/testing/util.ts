@@ -1,17 +1,9 @@
 // Helpers shared by the kernel test bodies (no Node APIs: a browser harness imports these too).
 import type { Backend, DeviceTensor, FloatArray } from '../../engine/backend.ts';
+import { mulberry32 } from '../../../core/util/mulberry32.ts';
 
 /** Small deterministic PRNG (mulberry32) so every run and every platform sees the same inputs. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng: (seed: number) => () => number = mulberry32;
 
 export function randn(n: number, r: () => number, scale = 1): Float64Array {
   const out = new Float64Array(n);
