@@ -23,6 +23,12 @@ export interface PredictOptions {
   stepSize?: number;
   /** also return per-class probabilities on the original grid */
   saveProbabilities?: boolean;
+  /**
+   * bundles with several runners: also return each fold's own label map (`foldLabels`, one per runner,
+   * in order). The ensemble is then the mean of the per-fold sliding-window logits, which equals the
+   * all-runner sliding window up to float rounding (nnU-Net averages folds' logits the same way).
+   */
+  perFold?: boolean;
   onProgress?: ProgressFn;
   signal?: CancelSignal;
 }
@@ -43,6 +49,8 @@ export interface PredictResult {
   /** float32 [nClasses, ...image spatial shape] when saveProbabilities */
   probabilities?: Float32Array;
   probabilitiesShape?: number[];
+  /** with `perFold` and more than one runner: each runner's (fold's) own label map, in runner order */
+  foldLabels?: LabelMap[];
   /** class names, index = label value (regions: region names) */
   classNames: string[];
   device: string;
@@ -136,13 +144,38 @@ async function predictBundle(image: Image, model: ModelBundle, runners: readonly
   const t1 = performance.now();
   const patch = cfg.patch_size;
   const mirrorAxes = opts.tta === false ? null : (model.allowedMirroringAxes ?? patch.map((_, i) => i));
-  const sw = await predictSlidingWindow(pre.data, pre.shape, runners, {
-    patchSize: patch,
-    stepSize: opts.stepSize ?? 0.5,
-    mirrorAxes,
-    onProgress: opts.onProgress,
-    signal: opts.signal,
-  });
+  const swOpts = { patchSize: patch, stepSize: opts.stepSize ?? 0.5, mirrorAxes, signal: opts.signal };
+  let sw: Awaited<ReturnType<typeof predictSlidingWindow>>;
+  let foldLogits: Float32Array[] | null = null;
+  if (opts.perFold && runners.length > 1) {
+    // one sliding window per fold (same tiles, same network runs in total), then the mean of the logits
+    const F = runners.length;
+    const per: Awaited<ReturnType<typeof predictSlidingWindow>>[] = [];
+    for (let f = 0; f < F; f++) {
+      per.push(
+        await predictSlidingWindow(pre.data, pre.shape, [runners[f]], {
+          ...swOpts,
+          onProgress: opts.onProgress ? (d, t, st) => opts.onProgress!(f * t + d, F * t, st) : undefined,
+        }),
+      );
+    }
+    const mean = new Float32Array(per[0].logits.length);
+    for (const p of per) {
+      const l = p.logits;
+      for (let i = 0; i < mean.length; i++) mean[i] += l[i];
+    }
+    for (let i = 0; i < mean.length; i++) mean[i] /= F;
+    foldLogits = per.map((p) => p.logits);
+    sw = {
+      ...per[0],
+      logits: mean,
+      tiles: per[0].tiles,
+      runs: per.reduce((a, p) => a + p.runs, 0),
+      networkMs: per.reduce((a, p) => a + p.networkMs, 0),
+    };
+  } else {
+    sw = await predictSlidingWindow(pre.data, pre.shape, runners, { ...swOpts, onProgress: opts.onProgress });
+  }
   const t2 = performance.now();
   pre.data = new Float32Array(0); // the preprocessed image is no longer needed: let it go before export
   const classNames = modelClassNames(model);
@@ -158,10 +191,15 @@ async function predictBundle(image: Image, model: ModelBundle, runners: readonly
     saveProbabilities: opts.saveProbabilities,
     regionsClassOrder: regions,
   });
+  const foldLabels = foldLogits?.map((l) => {
+    throwIfCancelled(opts.signal);
+    return exportPredictionToOriginal(l, K, pre.properties, model.plans, cfgName, { regionsClassOrder: regions }).labels;
+  });
   const t3 = performance.now();
   opts.onProgress?.(1, 1, 'export');
   return {
     labels: exp.labels,
+    foldLabels,
     probabilities: exp.probabilities,
     probabilitiesShape: exp.probabilities ? [K, ...image.shape.slice(1)] : undefined,
     classNames,
