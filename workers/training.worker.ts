@@ -17,9 +17,10 @@ import { memoryDatasetFiles } from '../src/core/planning/dataset.ts';
 import type { Plans } from '../src/core/planning/plans.ts';
 import type { Split } from '../src/training/data/splits.ts';
 import type { Backend } from '../src/training/engine/backend.ts';
-import { requestGpuDevice } from '../src/training/engine/gpuDevice.ts';
-import { WebGpuBackend } from '../src/training/engine/webgpuBackend.ts';
-import { CpuBackend } from '../src/training/kernels/cpu/cpuBackend.ts';
+import { selectBrowserBackend } from '../src/training/engine/browserBackend.ts';
+import type { BackendKind, BackendPreference } from '../src/training/engine/selectBackend.ts';
+import type { OrtLike } from '../src/training/kernels/fast-cpu/fastCpuBackend.ts';
+import { loadOrt } from '../src/app/runtime/ortWebRunner.ts';
 import { loadCheckpoint, newestCheckpoint, type CheckpointName } from '../src/training/trainer/checkpoint.ts';
 import { foldSplit, openRawDataset, preprocessTrainingCases } from '../src/training/trainer/dataset.ts';
 import { bundleFromCheckpoints } from '../src/training/trainer/exportOnnx.ts';
@@ -42,7 +43,7 @@ export type { TrainerEvent, TrainerResult, TrainerState, TrainingLogData };
 export type TrainingWorkerEvent =
   | TrainerEvent
   | { type: 'preprocess'; done: number; total: number }
-  | { type: 'backend'; backend: string; reason: string };
+  | { type: 'backend'; backend: string; kind: BackendKind; reason: string };
 
 export interface TrainingStartConfig {
   /** names the run's storage folder: OPFS segstudio/training/<runId> (IndexedDB fallback) */
@@ -58,14 +59,18 @@ export interface TrainingStartConfig {
     | { files: Record<string, Uint8Array> | Map<string, Uint8Array>; splits?: Split[] }
     | { preprocessed: { datasetJson: TrainerDatasetJson; train: TrainingCase[]; val: TrainingCase[] } };
   options?: Partial<TrainerOptions>;
-  /** 'auto' (default): WebGPU on a hardware adapter, else the CPU backend */
-  backend?: 'auto' | 'webgpu' | 'cpu';
+  /**
+   * 'auto' (default): WebGPU on a hardware adapter, else the fast CPU backend (onnxruntime-web WASM
+   * convolutions); 'webgpu' / 'cpu' force one, 'cpu-reference' is the slow TypeScript reference (debugging).
+   */
+  backend?: BackendPreference;
   /** continue from the newest checkpoint in the run's storage (final → latest → best) */
   resume?: boolean;
 }
 
 export interface TrainingStartInfo {
   backend: string;
+  backendKind: BackendKind;
   backendReason: string;
   /** epoch the run starts at (> 0 when resumed) */
   epoch: number;
@@ -78,6 +83,8 @@ export interface TrainingStartInfo {
 interface Session {
   trainer: Trainer;
   backend: Backend;
+  backendKind: BackendKind;
+  backendReason: string;
   storage: TrainerStorage;
   plans: Plans;
   datasetJson: TrainerDatasetJson;
@@ -104,22 +111,9 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-const SOFTWARE = /swiftshader|llvmpipe|lavapipe|software|warp|basic render/i;
-
-async function pickBackend(choice: TrainingStartConfig['backend']): Promise<{ backend: Backend; reason: string }> {
-  if (choice === 'cpu') return { backend: new CpuBackend('float32'), reason: 'CPU forced' };
-  try {
-    const info = await requestGpuDevice();
-    const a = info.adapterInfo;
-    const desc = `${a.vendor} ${a.architecture} ${a.description}`.trim();
-    if (choice === 'webgpu' || (!a.isFallbackAdapter && !SOFTWARE.test(desc)))
-      return { backend: new WebGpuBackend(info.device), reason: choice === 'webgpu' ? `WebGPU forced (${desc})` : `hardware WebGPU adapter (${desc})` };
-    info.device.destroy();
-    return { backend: new CpuBackend('float32'), reason: `WebGPU adapter is a software renderer (${desc || 'fallback adapter'})` };
-  } catch (e) {
-    if (choice === 'webgpu') throw e;
-    return { backend: new CpuBackend('float32'), reason: `no WebGPU (${e instanceof Error ? e.message : String(e)})` };
-  }
+// Backend selection: src/training/engine/browserBackend.ts (issue 8), onnxruntime-web's WASM build from /ort/.
+function pickBackend(prefer: BackendPreference) {
+  return selectBrowserBackend(prefer, { loadOrt: async () => (await loadOrt('wasm')) as unknown as OrtLike });
 }
 
 const api = {
@@ -160,8 +154,8 @@ const api = {
         train = split.train.map((id) => m.get(id)!);
         val = split.val.map((id) => m.get(id)!);
       }
-      const { backend, reason } = await pickBackend(config.backend ?? 'auto');
-      emit({ type: 'backend', backend: backend.name, reason });
+      const { backend, kind, reason } = await pickBackend(config.backend ?? 'auto');
+      emit({ type: 'backend', backend: backend.name, kind, reason });
       const storage = await openBrowserTrainerStorage(`segstudio/training/${config.runId}`);
       const trainer = await Trainer.create({
         backend,
@@ -176,7 +170,7 @@ const api = {
         onEvent: emit,
       });
       const resumedFrom = config.resume ? await trainer.restore('auto') : null;
-      S = { trainer, backend, storage, plans: config.plans, datasetJson, fold: config.fold, running: null };
+      S = { trainer, backend, backendKind: kind, backendReason: reason, storage, plans: config.plans, datasetJson, fold: config.fold, running: null };
       const session = S;
       session.running = trainer.run().finally(() => {
         session.running = null;
@@ -184,6 +178,7 @@ const api = {
       session.running.catch(() => {});
       return {
         backend: backend.name,
+        backendKind: kind,
         backendReason: reason,
         epoch: trainer.currentEpoch,
         resumedFrom,
@@ -215,9 +210,22 @@ const api = {
     await S?.running?.catch(() => {});
   },
 
-  async status(): Promise<{ state: TrainerState | 'none'; epoch: number; log: TrainingLogData | null; bestEma: number | null }> {
-    if (!S) return { state: 'none', epoch: 0, log: null, bestEma: null };
-    return { state: S.trainer.state, epoch: S.trainer.currentEpoch, log: S.trainer.trainingLog, bestEma: S.trainer.bestEmaFgDice };
+  async status(): Promise<{
+    state: TrainerState | 'none';
+    epoch: number;
+    log: TrainingLogData | null;
+    bestEma: number | null;
+    /** the run's backend and why it was chosen (null before the first start) */
+    backend: { name: string; kind: BackendKind; reason: string } | null;
+  }> {
+    if (!S) return { state: 'none', epoch: 0, log: null, bestEma: null, backend: null };
+    return {
+      state: S.trainer.state,
+      epoch: S.trainer.currentEpoch,
+      log: S.trainer.trainingLog,
+      bestEma: S.trainer.bestEmaFgDice,
+      backend: { name: S.backend.name, kind: S.backendKind, reason: S.backendReason },
+    };
   },
 
   /** Which checkpoint a run's storage holds (final → latest → best), without starting anything. */

@@ -46,6 +46,12 @@ export interface FastCpuOptions {
   sessionOptions?: Record<string, unknown>;
   /** most bytes kept in the free-buffer pool (default 2 GiB) */
   maxPoolBytes?: number;
+  /**
+   * pass pre-allocated output tensors to run() (default true). onnxruntime-web's WASM backend copies a
+   * pre-allocated CPU output into its heap and never copies the result back (lib/wasm/wasm-core-impl.ts,
+   * "output tensor is pre-allocated. no need to copy data"), so the browser sets this to false.
+   */
+  preallocatedOutputs?: boolean;
 }
 
 export class FastCpuTensor implements DeviceTensor {
@@ -180,7 +186,9 @@ export class FastCpuBackend implements Backend {
       const f: Record<string, unknown> = {};
       for (const [name, t] of Object.entries(feeds)) f[name] = new this.ort.Tensor('float32', this.buf(t), t.shape);
       const dst = this.take(out.size, false);
-      const res = await sess.run(f, { [outName]: new this.ort.Tensor('float32', dst, out.shape) });
+      const res = this.opts.preallocatedOutputs === false
+        ? await sess.run(f)
+        : await sess.run(f, { [outName]: new this.ort.Tensor('float32', dst, out.shape) });
       const data = res[outName]?.data;
       if (!(data instanceof Float32Array) || data.length !== out.size) throw new Error(`onnxruntime returned an unexpected ${outName} for [${out.shape}]`);
       // onnxruntime-node writes into the pre-allocated tensor; a runtime that ignores it returns its own array
