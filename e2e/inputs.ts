@@ -58,14 +58,20 @@ export function smallPng(name = 'cells.png'): { name: string; bytes: Uint8Array;
   return { name, bytes, rows, cols };
 }
 
-/** A tiny 2D nnU-Net-style bundle: Conv 3×3 (1 → 2), label 1 where the 3×3 mean intensity exceeds 128. */
-export async function tiny2dBundle(): Promise<Map<string, Uint8Array>> {
-  const b = new OnnxGraphBuilder('tiny2d');
-  const x = b.addInput('input', ['N', 1, 'H', 'W']);
-  const w = new Float32Array(18);
-  for (let i = 9; i < 18; i++) w[i] = 0.1 / 9;
-  const y = b.conv(x, w, [2, 1, 3, 3], Float32Array.from([0, -12.8]));
-  b.addOutput(y, ['N', 2, 'H', 'W'], 'float32', 'logits');
+/**
+ * A tiny 2D nnU-Net-style bundle: Conv 3×3 (1 → 2), label 1 where the 3×3 mean intensity exceeds 128.
+ * `thresholds` gives one fold per entry (fold i: label 1 above thresholds[i]).
+ */
+export async function tiny2dBundle(thresholds: number[] = [128]): Promise<Map<string, Uint8Array>> {
+  const fold = (t: number) => {
+    const b = new OnnxGraphBuilder('tiny2d');
+    const x = b.addInput('input', ['N', 1, 'H', 'W']);
+    const w = new Float32Array(18);
+    for (let i = 9; i < 18; i++) w[i] = 0.1 / 9;
+    const y = b.conv(x, w, [2, 1, 3, 3], Float32Array.from([0, -0.1 * t]));
+    b.addOutput(y, ['N', 2, 'H', 'W'], 'float32', 'logits');
+    return b.toBytes();
+  };
   const res = { is_seg: false, order: 1, order_z: 0, force_separate_z: null };
   const plans: Plans = {
     dataset_name: 'Dataset998_Tiny2D',
@@ -99,6 +105,6 @@ export async function tiny2dBundle(): Promise<Map<string, Uint8Array>> {
     plans,
     dataset: { channel_names: { '0': 'grey' }, labels: { background: 0, bright: 1 }, numTraining: 0, file_ending: '.png' },
     configuration: '2d',
-    folds: new Map([[0, b.toBytes()]]),
+    folds: new Map(thresholds.map((t, i) => [i, fold(t)])),
   });
 }

@@ -335,6 +335,7 @@ const api = {
           tta: opts.tta,
           stepSize: opts.stepSize,
           saveProbabilities: opts.saveProbabilities,
+          perFold: folds.length > 1,
           onProgress: progress,
           signal,
         });
@@ -362,6 +363,11 @@ const api = {
       S.probabilities = out.probabilities ? { data: out.probabilities, channels: out.probabilityChannels } : null;
       const is2D = image.properties.format === 'png' || image.shape[1] === 1;
       const stats = labelStats({ data: u8, shape: labels.shape }, image.properties.spacing, is2D, model.info.labels.map((l) => l.value));
+      const toU8 = (d: LabelMap['data']) => (d instanceof Uint8Array ? d : Uint8Array.from(d as ArrayLike<number>));
+      const foldResults = out.foldLabels?.map((l, i) => {
+        const fu8 = toU8(l.data);
+        return { fold: folds[i], labels: fu8, stats: labelStats({ data: fu8, shape: l.shape }, image.properties.spacing, is2D, model.info.labels.map((x) => x.value)) };
+      });
       const result: SegmentResult = {
         labels: u8,
         shape: [...labels.shape],
@@ -373,8 +379,9 @@ const api = {
         timings: { totalMs: performance.now() - t0, sessionMs },
         stats,
         hasProbabilities: Boolean(out.probabilities),
+        foldResults,
       };
-      return Comlink.transfer(result, [u8.buffer as ArrayBuffer]);
+      return Comlink.transfer(result, [u8.buffer as ArrayBuffer, ...(foldResults ?? []).map((f) => f.labels.buffer as ArrayBuffer)]);
     }, file);
   },
 

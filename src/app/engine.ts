@@ -154,6 +154,10 @@ export async function segment(): Promise<void> {
     const result = await workerApi().segment(s.options, Comlink.proxy(onProgress));
     const key = result.folds.length > 1 ? 'ensemble' : `fold ${result.folds[0]}`;
     variants.set(key, result);
+    // several folds: each fold's own prediction is a variant too (switching re-runs nothing)
+    for (const f of result.foldResults ?? []) {
+      variants.set(`fold ${f.fold}`, { ...result, labels: f.labels, stats: f.stats, folds: [f.fold], hasProbabilities: false, foldResults: undefined });
+    }
     showResult(result, key);
     set({ job: { ...get().job, state: 'idle', stage: '', lastMs: performance.now() - startedAt } });
   } catch (e) {
@@ -179,7 +183,7 @@ function showResult(result: SegmentResult, key: string): void {
       hasProbabilities: result.hasProbabilities,
       postprocessed: [],
       steps: [],
-      variants: [...variants.keys()].map((k) => ({ key: k, label: k === 'ensemble' ? 'Ensemble' : k.replace('fold', 'Fold') })),
+      variants: variantList(),
       activeVariant: key,
     },
   });
@@ -193,6 +197,12 @@ function showResult(result: SegmentResult, key: string): void {
       }),
     );
   }
+}
+
+/** 'Ensemble (N folds)' first, then the folds in order. */
+function variantList(): ResultState['variants'] {
+  const keys = [...variants.keys()].sort((a, b) => (a === 'ensemble' ? -1 : b === 'ensemble' ? 1 : Number(a.slice(5)) - Number(b.slice(5))));
+  return keys.map((k) => ({ key: k, label: k === 'ensemble' ? `Ensemble (${variants.get(k)!.folds.length} folds)` : k.replace('fold', 'Fold') }));
 }
 
 export function selectVariant(key: string): void {

@@ -87,6 +87,8 @@ export interface SegmentResult {
   timings: { totalMs: number; networkMs?: number; sessionMs: number };
   stats: LabelStat[];
   hasProbabilities: boolean;
+  /** several folds: each fold's own prediction (labels + stats), next to the ensemble above */
+  foldResults?: { fold: number; labels: Uint8Array; stats: LabelStat[] }[];
 }
 
 export interface ProgressEvent {

@@ -47,9 +47,16 @@ export function ResultsPanel(): ReactNode {
         </div>
       ) : null}
       {result.variants.length > 1 ? (
-        <div className="seg small-seg" role="group" aria-label="Result variant">
+        <div className="seg small-seg" role="group" aria-label="Result variant" data-testid="result-variants">
           {result.variants.map((v) => (
-            <button key={v.key} type="button" className={v.key === result.activeVariant ? 'seg-btn active' : 'seg-btn'} onClick={() => selectVariant(v.key)}>
+            <button
+              key={v.key}
+              type="button"
+              className={v.key === result.activeVariant ? 'seg-btn active' : 'seg-btn'}
+              aria-pressed={v.key === result.activeVariant}
+              data-testid={`variant-${v.key.replace(' ', '-')}`}
+              onClick={() => selectVariant(v.key)}
+            >
               {v.label}
             </button>
           ))}

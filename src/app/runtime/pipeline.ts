@@ -140,6 +140,8 @@ export interface PredictOptions {
   tta: boolean;
   stepSize: number;
   saveProbabilities: boolean;
+  /** several folds: also each fold's own label map */
+  perFold?: boolean;
   onProgress: (done: number, total: number, stage?: string) => void;
   signal: { readonly aborted: boolean };
 }
@@ -149,15 +151,16 @@ export async function runPrediction(
   model: AppModel,
   runners: NetworkRunner[],
   opts: PredictOptions,
-): Promise<{ labels: LabelMap; probabilities?: Float32Array; probabilityChannels: number }> {
+): Promise<{ labels: LabelMap; foldLabels?: LabelMap[]; probabilities?: Float32Array; probabilityChannels: number }> {
   const r = await predictCase(image, model.loaded, runners, {
     tta: opts.tta,
     stepSize: opts.stepSize,
     saveProbabilities: opts.saveProbabilities,
+    perFold: opts.perFold,
     onProgress: opts.onProgress,
     signal: opts.signal,
   });
-  return { labels: r.labels, probabilities: r.probabilities, probabilityChannels: r.probabilitiesShape?.[0] ?? r.classNames.length };
+  return { labels: r.labels, foldLabels: r.foldLabels, probabilities: r.probabilities, probabilityChannels: r.probabilitiesShape?.[0] ?? r.classNames.length };
 }
 
 function outName(imageName: string, suffix: string, ext: string): string {
