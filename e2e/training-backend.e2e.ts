@@ -2,40 +2,19 @@
 // (WASM) served from our origin by a Vite dev server: auto → fast CPU backend because the adapter is a
 // software renderer, 'webgpu' forces WebGPU, the shared kernel suite passes on the WASM-backed fast CPU
 // backend against the CPU reference, and a few training steps reduce the loss. Page: e2e/pages/cpu-backend.ts.
-import net from 'node:net';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createServer, type ViteDevServer } from 'vite';
+import type { ViteDevServer } from 'vite';
 import type { Browser } from 'playwright-core';
-import { launchChromium, repoRoot } from './helpers.ts';
+import { launchChromium } from './helpers.ts';
+import { startTestPageServer } from './devServer.ts';
 import type { BackendPageResult } from './pages/cpu-backend.ts';
 
 let server: ViteDevServer;
 let browser: Browser;
 let baseUrl = '';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 beforeAll(async () => {
-  const port = await freePort();
-  server = await createServer({
-    root: repoRoot,
-    configFile: path.join(repoRoot, 'vite.config.ts'),
-    logLevel: 'warn',
-    server: { host: '127.0.0.1', port, strictPort: true, hmr: false },
-    optimizeDeps: { noDiscovery: true, include: [] },
-  });
-  await server.listen();
-  baseUrl = `http://127.0.0.1:${port}/`;
+  ({ server, baseUrl } = await startTestPageServer());
   browser = await launchChromium();
 });
 

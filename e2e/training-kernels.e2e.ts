@@ -2,39 +2,18 @@
 // the loss, SGD and a whole tiny PlainConvUNet step against the CPU reference — the browser half of the
 // comparison that src/training/kernels/wgsl/wgsl.test.ts runs on Node's WebGPU. Served by a Vite dev server
 // (the page is a test page, not part of the app build).
-import net from 'node:net';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createServer, type ViteDevServer } from 'vite';
+import type { ViteDevServer } from 'vite';
 import type { Browser } from 'playwright-core';
-import { launchChromium, repoRoot } from './helpers.ts';
+import { launchChromium } from './helpers.ts';
+import { startTestPageServer } from './devServer.ts';
 
 let server: ViteDevServer;
 let browser: Browser;
 let baseUrl = '';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 beforeAll(async () => {
-  const port = await freePort();
-  server = await createServer({
-    root: repoRoot,
-    configFile: path.join(repoRoot, 'vite.config.ts'),
-    logLevel: 'warn',
-    server: { host: '127.0.0.1', port, strictPort: true, hmr: false },
-    optimizeDeps: { noDiscovery: true, include: [] },
-  });
-  await server.listen();
-  baseUrl = `http://127.0.0.1:${port}/`;
+  ({ server, baseUrl } = await startTestPageServer());
   browser = await launchChromium();
 });
 
