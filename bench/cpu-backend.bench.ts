@@ -17,18 +17,7 @@ import { trainStep } from '../src/training/nn/trainStep.ts';
 import { unetFlops } from '../src/training/nn/flops.ts';
 import { median, pythonHas, runPythonJson } from './util.ts';
 
-export const hippocampus3d: UNetConfig = {
-  inputChannels: 1,
-  numClasses: 3,
-  nStages: 4,
-  featuresPerStage: [32, 64, 128, 256],
-  kernelSizes: [[3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]],
-  strides: [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]],
-  nConvPerStage: [2, 2, 2, 2],
-  nConvPerStageDecoder: [2, 2, 2],
-  convBias: true,
-  deepSupervision: true,
-};
+export const hippocampus3d: UNetConfig = HIPPOCAMPUS_NET;
 const PATCH = [40, 56, 40];
 const BATCH = 2;
 
@@ -92,6 +81,7 @@ ts.sort(); fs.sort()
 print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'stepMs': ts, 'forwardMs': fs,
   'stepMedianMs': ts[len(ts) // 2], 'forwardMedianMs': fs[len(fs) // 2], 'maxRssMiB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 `;
+import { HIPPOCAMPUS_NET } from './hippocampusNet.ts';
 
 const progress = (s: string) => process.stderr.write(`cpu-backend bench: ${s}\n`);
 const r1 = (v: number) => Math.round(v * 10) / 10;

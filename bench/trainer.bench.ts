@@ -11,18 +11,7 @@ import { unetToOnnx } from '../src/training/trainer/exportOnnx.ts';
 import { emptyLog } from '../src/training/trainer/log.ts';
 import { median, pythonHas, runPythonJson, timeRuns } from './util.ts';
 
-const NET: UNetConfig = {
-  inputChannels: 1,
-  numClasses: 3,
-  nStages: 4,
-  featuresPerStage: [32, 64, 128, 256],
-  kernelSizes: [[3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]],
-  strides: [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]],
-  nConvPerStage: [2, 2, 2, 2],
-  nConvPerStageDecoder: [2, 2, 2],
-  convBias: true,
-  deepSupervision: true,
-};
+const NET: UNetConfig = HIPPOCAMPUS_NET;
 const PATCH = [40, 56, 40];
 
 const TORCH = String.raw`
@@ -39,6 +28,7 @@ for _ in range(reps + 1):
 med = lambda v: sorted(v[1:])[len(v[1:]) // 2] * 1000
 print(json.dumps({'save_ms': med(save), 'load_ms': med(load), 'bytes': size, 'torch': torch.__version__}))
 `;
+import { HIPPOCAMPUS_NET } from './hippocampusNet.ts';
 
 export async function run(): Promise<Record<string, unknown>> {
   const reps = Number(process.env.SEGSTUDIO_BENCH_REPEATS ?? 3);

@@ -17,18 +17,7 @@ import { unetFlops } from '../src/training/nn/flops.ts';
 import { measureMatmulPeak } from './matmulPeak.ts';
 import { median, pythonHas, runPythonJson } from './util.ts';
 
-export const hippocampusNet: UNetConfig = {
-  inputChannels: 1,
-  numClasses: 3,
-  nStages: 4,
-  featuresPerStage: [32, 64, 128, 256],
-  kernelSizes: [[3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]],
-  strides: [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]],
-  nConvPerStage: [2, 2, 2, 2],
-  nConvPerStageDecoder: [2, 2, 2],
-  convBias: true,
-  deepSupervision: true,
-};
+export const hippocampusNet: UNetConfig = HIPPOCAMPUS_NET;
 const FULL_PATCH = [40, 56, 40];
 const BATCH = 2;
 
@@ -95,6 +84,7 @@ for patch in patches:
     res['x'.join(map(str, patch))] = {'stepMs': 1000 * ts[len(ts) // 2], 'forwardMs': 1000 * fs[len(fs) // 2]}
 print(json.dumps(res))
 `;
+import { HIPPOCAMPUS_NET } from './hippocampusNet.ts';
 
 const r2 = (v: number) => Math.round(v * 100) / 100;
 
