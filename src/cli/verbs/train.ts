@@ -20,7 +20,7 @@ import type { Backend } from '../../training/engine/backend.ts';
 import { Trainer, type TrainerOptions } from '../../training/trainer/trainer.ts';
 import { foldSplit, openRawDataset, preprocessTrainingCases } from '../../training/trainer/dataset.ts';
 import { bundleFromCheckpoints } from '../../training/trainer/exportOnnx.ts';
-import { loadCheckpoint } from '../../training/trainer/checkpoint.ts';
+import { loadCheckpoint, removeCheckpoint } from '../../training/trainer/checkpoint.ts';
 import { validateFold, type ValidationCase } from '../../training/trainer/validation.ts';
 import { nodeDatasetFiles } from '../../node/fsDataset.ts';
 import { createOrtNodeRunner } from '../../node/ortNodeRunner.ts';
@@ -200,8 +200,7 @@ export async function run(argv: string[]): Promise<number> {
     const used = await trainer.restore('auto');
     if (!used) log('train: --resume but no checkpoint in the fold folder: starting from epoch 0');
   } else {
-    for (const n of ['final', 'latest', 'best'])
-      for (const ext of ['json', 'bin']) fs.rmSync(path.join(foldDir, `checkpoint_${n}.${ext}`), { force: true });
+    for (const n of ['final', 'latest', 'best'] as const) await removeCheckpoint(storage, n);
     fs.rmSync(path.join(foldDir, 'training_log.txt'), { force: true });
   }
   const onSigint = () => {

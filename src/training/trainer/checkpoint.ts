@@ -1,7 +1,8 @@
 // Checkpoint format: checkpoint_{best,latest,final}.json (metadata, log, optimizer hyperparameters, RNG
 // state, tensor index) + checkpoint_{…}.bin (every tensor as little-endian float32, concatenated in index
-// order). The .bin is written first and the .json names its byte length and sha256, so a process killed
-// between the two writes leaves a checkpoint that is refused with a clear message instead of loaded wrong.
+// order; it alternates with checkpoint_{…}.1.bin). The new .bin is written first under the name the current
+// .json does not use, then the .json naming it with its byte length and sha256, so a process killed at any
+// point leaves the previous checkpoint loadable, and a torn or altered pair is refused with a clear message.
 // Mirrors what nnU-Net's save_checkpoint puts into checkpoint_*.pth (network_weights, optimizer_state,
 // logging, _best_ema, current_epoch = epoch + 1, init_args, trainer_name, inference_allowed_mirroring_axes);
 // nnU-Net: training/nnUNetTrainer/nnUNetTrainer.py save_checkpoint / load_checkpoint.
@@ -163,25 +164,58 @@ export async function decodeCheckpoint(jsonBytes: Uint8Array, bin: Uint8Array, f
   return { meta: rest, weights, momentum };
 }
 
-/** Writes checkpoint_<name>.bin, then checkpoint_<name>.json. */
+/** The two tensor-file names a checkpoint alternates between (checkpoint_<name>.bin, checkpoint_<name>.1.bin). */
+export function checkpointBinNames(name: CheckpointName): [string, string] {
+  return [`checkpoint_${name}.bin`, `checkpoint_${name}.1.bin`];
+}
+
+/** The tensor file a stored checkpoint .json points at (null: no .json, or not readable). */
+async function storedBinName(storage: TrainerStorage, name: CheckpointName): Promise<string | null> {
+  const f = checkpointFiles(name);
+  if (!(await storage.exists(f.json))) return null;
+  try {
+    const meta = parseWithNaN(bytesText(await storage.read(f.json))) as Partial<CheckpointFileMeta>;
+    const file = meta?.bin?.file;
+    return typeof file === 'string' && checkpointBinNames(name).includes(file) ? file : f.bin;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Writes the tensors to the tensor file the current .json does NOT use, then the .json, then removes the
+ * previous tensor file. A process or tab killed at any point leaves the previous checkpoint whole (its .json
+ * and the .bin it names are untouched until the new pair is complete); storage writes are atomic per file.
+ */
 export async function saveCheckpoint(storage: TrainerStorage, name: CheckpointName, data: CheckpointData): Promise<void> {
   const f = checkpointFiles(name);
-  const { json, bin } = await encodeCheckpoint(data, f.bin);
-  await storage.write(f.bin, bin);
+  const [a, b] = checkpointBinNames(name);
+  const prev = await storedBinName(storage, name);
+  const binFile = prev === a ? b : a;
+  const { json, bin } = await encodeCheckpoint(data, binFile);
+  await storage.write(binFile, bin);
   await storage.write(f.json, json);
+  for (const other of [a, b]) if (other !== binFile) await storage.remove(other);
+}
+
+/** Removes a checkpoint's .json and both tensor files (nnU-Net deletes checkpoint_latest after checkpoint_final). */
+export async function removeCheckpoint(storage: TrainerStorage, name: CheckpointName): Promise<void> {
+  await storage.remove(checkpointFiles(name).json);
+  for (const b of checkpointBinNames(name)) await storage.remove(b);
 }
 
 export async function hasCheckpoint(storage: TrainerStorage, name: CheckpointName): Promise<boolean> {
-  const f = checkpointFiles(name);
-  return (await storage.exists(f.json)) && (await storage.exists(f.bin));
+  const bin = await storedBinName(storage, name);
+  return bin !== null && (await storage.exists(bin));
 }
 
 export async function loadCheckpoint(storage: TrainerStorage, name: CheckpointName): Promise<CheckpointData> {
   const f = checkpointFiles(name);
   const where = `${storage.location}/${f.json}`;
   if (!(await storage.exists(f.json))) throw new SegStudioError('checkpoint-missing', 'checkpoint not found', where);
-  if (!(await storage.exists(f.bin))) throw new SegStudioError('checkpoint', `its tensor file ${f.bin} is missing`, where);
-  return decodeCheckpoint(await storage.read(f.json), await storage.read(f.bin), where);
+  const bin = (await storedBinName(storage, name)) ?? f.bin;
+  if (!(await storage.exists(bin))) throw new SegStudioError('checkpoint', `its tensor file ${bin} is missing`, where);
+  return decodeCheckpoint(await storage.read(f.json), await storage.read(bin), where);
 }
 
 /** nnU-Net's --c order: final, then latest, then best; null when there is none. */

@@ -20,6 +20,7 @@ import {
   checkpointFiles,
   loadCheckpoint,
   newestCheckpoint,
+  removeCheckpoint,
   saveCheckpoint,
   stringifyWithNaN,
   type CheckpointData,
@@ -107,7 +108,12 @@ export type TrainerEvent =
   | { type: 'iteration'; phase: 'train' | 'val'; epoch: number; iteration: number; of: number; loss: number }
   | { type: 'epoch-end'; metrics: EpochMetrics }
   | { type: 'checkpoint'; name: CheckpointName; epoch: number }
-  | { type: 'log'; line: string };
+  | { type: 'log'; line: string }
+  /**
+   * the run failed (state 'failed' follows): `code` is the SegStudioError code ('gpu-device-lost' when the
+   * WebGPU device was lost), `resumeFrom` the checkpoint a resume continues from (null: starts over)
+   */
+  | { type: 'error'; code: string; message: string; epoch: number; resumeFrom: CheckpointName | null };
 
 /** The dataset.json parts the trainer needs. */
 export interface TrainerDatasetJson {
@@ -171,6 +177,9 @@ export class Trainer {
   private dirty = false;
   private readonly clock: () => number;
   private readonly lossOpts: DiceCeOptions;
+  /** set when the backend's GPUDevice reports loss (device.lost) */
+  private deviceLost: string | null = null;
+  private readonly deviceLostPromise: Promise<void> | null = null;
 
   private constructor(private readonly setup: TrainerSetup) {
     const o = (this.options = { ...DEFAULT_TRAINER_OPTIONS, ...(setup.options ?? {}) });
@@ -194,6 +203,12 @@ export class Trainer {
     const nd = this.networkConfig.kernelSizes[0].length;
     if (this.patchSize.length !== nd)
       throw new SegStudioError('plans', `patch_size [${this.patchSize}] does not fit ${nd}-D kernels`, 'plans.json');
+    // WebGPU: watch the device (GPUDevice.lost resolves on device.destroy(), a driver reset, a removed GPU)
+    const lost = (setup.backend as { device?: { lost?: Promise<{ reason?: string; message?: string }> } }).device?.lost;
+    if (lost && typeof lost.then === 'function')
+      this.deviceLostPromise = lost.then((info) => {
+        this.deviceLost = [info?.reason, info?.message].filter(Boolean).join(': ') || 'unknown reason';
+      });
     this.network = new PlainConvUNet(setup.backend, this.networkConfig, o.seed);
     const ts = this.network.totalStride;
     if (this.patchSize.some((p, i) => p % ts[i] !== 0))
@@ -515,15 +530,41 @@ export class Trainer {
       }
       // on_train_end
       await this.saveCheckpoint('final');
-      for (const f of Object.values(checkpointFiles('latest'))) await s.remove(f);
+      await removeCheckpoint(s, 'latest');
       this.print('Training done.');
       await this.writeProgressFiles();
       this.setState('finished');
       return { status: 'finished', epoch: this.epoch, log: this.log, bestEma: this.bestEma };
     } catch (e) {
+      const err = await this.describeFailure(e);
+      this.dirty = true;
+      const resumeFrom = await newestCheckpoint(s).catch(() => null);
+      this.print(`Training failed during epoch ${this.epoch}: ${err.message}`);
+      await s.write('training_log.txt', textBytes(this.logText)).catch(() => {});
+      this.emit({ type: 'error', code: err.code, message: err.message, epoch: this.epoch, resumeFrom });
       this.setState('failed');
-      throw e;
+      throw err;
     }
+  }
+
+  /**
+   * The error a failed run reports: a lost GPU device becomes SegStudioError('gpu-device-lost') saying that
+   * a resume continues from the last checkpoint (the GPU's rejection often arrives before device.lost
+   * resolves, so it is awaited briefly); SegStudioErrors pass through; anything else is wrapped.
+   */
+  private async describeFailure(e: unknown): Promise<SegStudioError> {
+    if (this.deviceLostPromise && !this.deviceLost)
+      await Promise.race([this.deviceLostPromise, new Promise((r) => setTimeout(r, 250))]);
+    if (this.deviceLost)
+      return new SegStudioError(
+        'gpu-device-lost',
+        `the GPU device was lost (${this.deviceLost}) during epoch ${this.epoch}; training stopped, nothing was saved from ` +
+          `that epoch; resume to continue from the last checkpoint (on the GPU again or on the CPU)`,
+        this.setup.storage.location,
+      );
+    if (e instanceof SegStudioError) return e;
+    const msg = e instanceof Error ? e.message : String(e);
+    return new SegStudioError('training', `training failed during epoch ${this.epoch}: ${msg}`, this.setup.storage.location);
   }
 
   private async finishStopped(): Promise<TrainerResult> {
