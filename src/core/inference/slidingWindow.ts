@@ -197,6 +197,13 @@ export interface SlidingWindowOptions {
   mirrorAxes?: readonly number[] | null;
   onProgress?: ProgressFn;
   signal?: CancelSignal;
+  /**
+   * Memory (default true): keep the Gaussian weight sum only for the tile depth in flight (a ring of
+   * patch[0] slices instead of a whole-volume map) and divide each slice's logits as soon as no later tile
+   * can touch it. Same float32 additions in the same order per voxel, so the logits are bit-identical to
+   * `lowMemory: false` (one whole-volume weights map, divided at the end: the reference path).
+   */
+  lowMemory?: boolean;
 }
 
 export interface SlidingWindowResult {
@@ -210,10 +217,43 @@ export interface SlidingWindowResult {
   tiles: number;
 }
 
+/** ring[(z mod depth), box at (s1, s2)] += g over the tile's slices z = s0 … s0 + t0 − 1 (ring is [depth, p1, p2]). */
+function accumulateWeightsRing(ring: Float32Array, g: Float32Array, depth: number, t: readonly number[], p: readonly number[], s0: number, s1: number, s2: number): void {
+  const [t0, t1, t2] = t;
+  const [, p1, p2] = p;
+  for (let z = 0; z < t0; z++) {
+    const slot = (s0 + z) % depth;
+    for (let y = 0; y < t1; y++) {
+      const tRow = (z * t1 + y) * t2;
+      const pk = (slot * p1 + s1 + y) * p2 + s2;
+      // g · 1 as in the whole-map path (multiplying by one is exact)
+      for (let x = 0; x < t2; x++) ring[pk + x] += g[tRow + x];
+    }
+  }
+}
+
+/**
+ * logits[k, z] /= ring[z mod depth] for slices z in [z0, z1) (their weight sums are final), then clears those
+ * ring slots for the slices depth further on.
+ */
+function finalizeSlices(L: Float32Array, ring: Float32Array, K: number, depth: number, p: readonly number[], z0: number, z1: number): void {
+  const [p0, p1, p2] = p;
+  const plane = p1 * p2;
+  const pVol = p0 * plane;
+  for (let z = z0; z < z1; z++) {
+    const w = ring.subarray((z % depth) * plane, (z % depth + 1) * plane);
+    for (let k = 0; k < K; k++) {
+      const off = k * pVol + z * plane;
+      for (let i = 0; i < plane; i++) L[off + i] /= w[i];
+    }
+    w.fill(0);
+  }
+}
+
 /**
  * Predicts logits for a preprocessed image `data` [C, d0, d1, d2] (C-order) with one runner per fold
- * (their logits are averaged). Memory: one float32 [K, ...padded] accumulator + one weights map;
- * tiles are processed one at a time.
+ * (their logits are averaged). Memory: one float32 [K, ...padded] accumulator + the Gaussian weight sum
+ * for one tile depth (`lowMemory`, default) or the whole volume; tiles are processed one at a time.
  */
 export async function predictSlidingWindow(
   data: Float32Array,
@@ -281,11 +321,20 @@ export async function predictSlidingWindow(
   let flipOut: Float32Array | null = null;
   let logits: Float32Array | null = null;
   let weights: Float32Array | null = null;
+  // low-memory: weight sums for `depth` slices (the tile depth) in a ring; slices before the current tile row
+  // are final and divided as soon as the row starts (tiles come in s0-major order)
+  const depth = opts.lowMemory === false ? padded[0] : Math.min(tile3[0], padded[0]);
+  const ringMode = depth < padded[0];
+  let finalized = 0;
   let K = 0;
   let runs = 0;
   let networkMs = 0;
   opts.onProgress?.(0, totalRuns, 'sliding window');
   for (const [s0, s1, s2] of tiles) {
+    if (ringMode && logits && s0 > finalized) {
+      finalizeSlices(logits, weights!, K, depth, padded, finalized, s0);
+      finalized = s0;
+    }
     extractTile(img, tileIn, C, tile3, padded, s0, s1, s2);
     for (const runner of runners) {
       for (const axes of combos) {
@@ -307,7 +356,7 @@ export async function predictSlidingWindow(
           K = out.shape[1];
           flipOut = new Float32Array(K * tVol);
           logits = new Float32Array(K * pVol);
-          weights = new Float32Array(pVol);
+          weights = new Float32Array(depth * padded[1] * padded[2]);
         }
         if (out.data.length !== K * tVol) {
           throw new SegStudioError('inference', `network output has ${out.data.length} values, expected ${K * tVol} (folds must agree on the number of classes)`);
@@ -322,14 +371,18 @@ export async function predictSlidingWindow(
         opts.onProgress?.(runs, totalRuns, 'sliding window');
       }
     }
-    accumulateTile(weights!, gauss ?? ones(tVol), ones(tVol), 1, tile3, padded, s0, s1, s2);
+    if (ringMode) accumulateWeightsRing(weights!, gauss ?? ones(tVol), depth, tile3, padded, s0, s1, s2);
+    else accumulateTile(weights!, gauss ?? ones(tVol), ones(tVol), 1, tile3, padded, s0, s1, s2);
   }
-  // divide, then revert padding
+  // divide (the slices not yet divided), then revert padding
   const L = logits!;
   const W = weights!;
-  for (let k = 0; k < K; k++) {
-    const off = k * pVol;
-    for (let i = 0; i < pVol; i++) L[off + i] /= W[i];
+  if (ringMode) finalizeSlices(L, W, K, depth, padded, finalized, padded[0]);
+  else {
+    for (let k = 0; k < K; k++) {
+      const off = k * pVol;
+      for (let i = 0; i < pVol; i++) L[off + i] /= W[i];
+    }
   }
   const outShape = [K, ...spatialIn];
   if (!needsPad) return { logits: L, shape: outShape, networkMs, runs, tiles: tiles.length };
