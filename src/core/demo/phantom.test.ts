@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as nifti from 'nifti-reader-js';
-import { makePhantom, PHANTOM_INTENSITY, PHANTOM_LABELS } from './phantom.ts';
+import { makePhantom, PHANTOM_INTENSITY, PHANTOM_LABELS, randomPhantomOptions } from './phantom.ts';
 import { encodeNifti1 } from './nifti1.ts';
 
 describe('demo phantom', () => {
@@ -60,6 +60,90 @@ describe('demo phantom', () => {
     const s = makePhantom({ size: [32, 32, 24], spacingMm: 3 });
     const labels = new Set(s.truth.data);
     expect([...labels].sort()).toEqual([0, 1, 2, 3]);
+  });
+});
+
+describe('phantom anatomy variation (training data)', () => {
+  // geometry checked against closed-form volumes: a ball of radius r voxels holds ≈ 4/3·π·r³ voxels
+  const sp = 1.5;
+  const size: [number, number, number] = [64, 64, 48];
+  const fov = size.map((n) => n * sp);
+  const count = (t: Uint8Array, l: number) => t.reduce((s, v) => s + (v === l ? 1 : 0), 0);
+
+  it('an empty anatomy is the default demo phantom', () => {
+    const p = makePhantom();
+    const q = makePhantom({ anatomy: {} });
+    expect(q.image.data).toEqual(p.image.data);
+    expect(q.truth.data).toEqual(p.truth.data);
+  });
+
+  it('places lesions of the requested size and count', () => {
+    const noLesion = makePhantom({ anatomy: { lesions: [] } });
+    expect(count(noLesion.truth.data, 3)).toBe(0);
+    const head = [0.46, 0.48, 0.46];
+    const rmin = Math.min(...head.map((h, i) => h * fov[i]));
+    const lesions = [
+      { centre: [-0.4, 0.3, -0.2] as [number, number, number], radius: 0.2 },
+      { centre: [0.35, 0.35, 0.2] as [number, number, number], radius: 0.15 },
+    ];
+    const two = makePhantom({ anatomy: { lesions } });
+    const expected = lesions.reduce((s, l) => s + (4 / 3) * Math.PI * ((l.radius * rmin) / sp) ** 3, 0);
+    expect(count(two.truth.data, 3) / expected).toBeGreaterThan(0.93);
+    expect(count(two.truth.data, 3) / expected).toBeLessThan(1.07);
+    // each lesion centre voxel is labelled 3
+    for (const l of lesions) {
+      const idx = l.centre.map((c, i) => Math.round((c * head[i] * fov[i] + ((size[i] - 1) * sp) / 2) / sp));
+      expect(two.truth.data[(idx[2] * size[1] + idx[1]) * size[0] + idx[0]]).toBe(3);
+    }
+  });
+
+  it('scales the head and the ventricles', () => {
+    const small = makePhantom({ anatomy: { head: [0.3, 0.3, 0.3], lesions: [] } });
+    // brain = labels 1..3 = ellipsoid of half-axes 0.85 · 0.3 · fov
+    const brain = small.truth.data.length - count(small.truth.data, 0);
+    const expected = (4 / 3) * Math.PI * fov.reduce((s, f) => s * ((0.85 * 0.3 * f) / sp), 1);
+    expect(brain / expected).toBeGreaterThan(0.95);
+    expect(brain / expected).toBeLessThan(1.05);
+    const base = count(makePhantom({ anatomy: { lesions: [] } }).truth.data, 2);
+    const big = count(makePhantom({ anatomy: { lesions: [], ventricleScale: [1.5, 1, 1] } }).truth.data, 2);
+    // ventricles are ellipsoids: 1.5× one half-axis = 1.5× the volume
+    expect(big / base).toBeGreaterThan(1.4);
+    expect(big / base).toBeLessThan(1.6);
+  });
+
+  it('applies the intensity gains', () => {
+    const meanOf = (p: ReturnType<typeof makePhantom>, l: number) => {
+      let s = 0;
+      let n = 0;
+      for (let i = 0; i < p.truth.data.length; i++) if (p.truth.data[i] === l) (s += p.image.data[i]), n++;
+      return s / n;
+    };
+    const p = makePhantom({ noise: 0, bias: 0 });
+    const q = makePhantom({ noise: 0, bias: 0, anatomy: { gain: 1.5, tissueGain: { ventricles: 0.9 } } });
+    expect(meanOf(p, 2)).toBeCloseTo(PHANTOM_INTENSITY.ventricles, 6);
+    expect(meanOf(q, 2)).toBeCloseTo(PHANTOM_INTENSITY.ventricles * 1.5 * 0.9, 3);
+    expect(meanOf(q, 3)).toBeCloseTo(PHANTOM_INTENSITY.lesion * 1.5, 3);
+  });
+
+  it('randomPhantomOptions: deterministic per seed, varied, every phantom has brain and ventricles', () => {
+    expect(randomPhantomOptions(7)).toEqual(randomPhantomOptions(7));
+    const sizes = new Set<string>();
+    let lesionCases = 0;
+    for (let seed = 1; seed <= 12; seed++) {
+      const o = randomPhantomOptions(seed);
+      sizes.add(o.size!.join('x'));
+      expect(o.spacingMm).toBeGreaterThanOrEqual(1.2);
+      expect(o.spacingMm).toBeLessThanOrEqual(1.9);
+      const p = makePhantom(o);
+      expect(count(p.truth.data, 1)).toBeGreaterThan(1000);
+      expect(count(p.truth.data, 2)).toBeGreaterThan(50);
+      if (o.anatomy!.lesions!.length > 0) {
+        lesionCases++;
+        expect(count(p.truth.data, 3)).toBeGreaterThan(0);
+      } else expect(count(p.truth.data, 3)).toBe(0);
+    }
+    expect(sizes.size).toBeGreaterThan(10);
+    expect(lesionCases).toBeGreaterThan(6);
   });
 });
 
