@@ -68,7 +68,11 @@ describe('phantom anatomy variation (training data)', () => {
   const sp = 1.5;
   const size: [number, number, number] = [64, 64, 48];
   const fov = size.map((n) => n * sp);
-  const count = (t: Uint8Array, l: number) => t.reduce((s, v) => s + (v === l ? 1 : 0), 0);
+  const count = (t: ArrayLike<number>, l: number) => {
+    let c = 0;
+    for (let i = 0; i < t.length; i++) if (t[i] === l) c++;
+    return c;
+  };
 
   it('an empty anatomy is the default demo phantom', () => {
     const p = makePhantom();
