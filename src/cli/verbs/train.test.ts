@@ -10,6 +10,7 @@ import { dataPath, describeWithData, repoRoot } from '../../../test/sharedData.t
 import { loadBundle, unzipBundle } from '../../core/inference/bundle.ts';
 import { parseSummaryJson } from '../../core/evaluation/metrics.ts';
 import { readImageFile } from '../../core/io/index.ts';
+import { readNpzKey } from '../../core/ensembling/npz.ts';
 import { NodeTrainerFiles } from '../../node/trainerFiles.ts';
 import { loadCheckpoint } from '../../training/trainer/checkpoint.ts';
 import { tinyPlans } from '../../training/trainer/testing.ts';
@@ -76,6 +77,18 @@ describeWithData('segstudio train / export (real hippocampus cases)', () => {
     const pred = readImageFile(new Uint8Array(fs.readFileSync(path.join(fold, 'validation', `${valCase}.nii.gz`))), 'pred.nii.gz');
     const ref = readImageFile(new Uint8Array(fs.readFileSync(dataPath('Dataset004_Hippocampus', 'labelsTr', `${valCase}.nii.gz`))), 'ref.nii.gz');
     expect(pred.shape).toEqual(ref.shape);
+    // nnU-Net --npz: the softmax probabilities on the original grid, whose argmax is the written prediction
+    const probs = readNpzKey(new Uint8Array(fs.readFileSync(path.join(fold, 'validation', `${valCase}.npz`))), 'probabilities');
+    expect(probs.shape).toEqual([3, ...ref.shape.slice(1)]);
+    const nv = pred.data.length;
+    let agree = 0;
+    for (let i = 0; i < nv; i++) {
+      const p0 = probs.data[i], p1 = probs.data[nv + i], p2 = probs.data[2 * nv + i];
+      expect(p0 + p1 + p2).toBeCloseTo(1, 4);
+      const am = p0 >= p1 && p0 >= p2 ? 0 : p1 >= p2 ? 1 : 2;
+      if (am === pred.data[i]) agree++;
+    }
+    expect(agree).toBe(nv);
     // the bundle loads through the inference side's validation (manifest sha256, plans, ONNX)
     const bundle = await loadBundle(readFolder(path.join(fold, 'bundle')), 'bundle');
     expect(bundle.folds).toEqual([0]);

@@ -8,9 +8,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SegStudioError } from '../../core/errors.ts';
-import { readImageFile, writeSegmentation } from '../../core/io/index.ts';
+import { readImageFile } from '../../core/io/index.ts';
 import { loadBundle } from '../../core/inference/bundle.ts';
-import { summaryToJson } from '../../core/evaluation/metrics.ts';
 import { pyJsonDumps } from '../../core/evaluation/pyjson.ts';
 import { fingerprintRawDataset, fingerprintToJson, loadRawCase } from '../../core/planning/fingerprint.ts';
 import { planExperiment, plansToJson } from '../../core/planning/planner.ts';
@@ -18,10 +17,10 @@ import { resolveConfiguration, type Plans } from '../../core/planning/plans.ts';
 import { generateCrossvalSplit, type Split } from '../../training/data/splits.ts';
 import type { Backend } from '../../training/engine/backend.ts';
 import { Trainer, type TrainerOptions } from '../../training/trainer/trainer.ts';
-import { foldSplit, openRawDataset, preprocessTrainingCases } from '../../training/trainer/dataset.ts';
+import { foldSplit, openRawDataset, preprocessTrainingCases, verifyForTraining } from '../../training/trainer/dataset.ts';
 import { bundleFromCheckpoints } from '../../training/trainer/exportOnnx.ts';
 import { loadCheckpoint, removeCheckpoint } from '../../training/trainer/checkpoint.ts';
-import { validateFold, type ValidationCase } from '../../training/trainer/validation.ts';
+import { writeFoldValidation, type ValidationCase } from '../../training/trainer/validation.ts';
 import { nodeDatasetFiles } from '../../node/fsDataset.ts';
 import { createOrtNodeRunner } from '../../node/ortNodeRunner.ts';
 import { NodeTrainerFiles, writeBundleFolder } from '../../node/trainerFiles.ts';
@@ -46,6 +45,7 @@ const USAGE = `usage: segstudio train DATASET_DIR -c CONFIG -f FOLD -o RESULTS_D
   --lr X             initial learning rate (default 0.01)
   --no-augmentation  train without nnU-Net's data augmentation
   --no-validation    skip the final validation of the fold's cases
+  --no-npz           validation without CASE.npz probabilities (find-best then cannot rank ensembles)
   --trainer NAME     trainer name used in the output folder (default nnUNetTrainer)
 Ctrl-C stops after the current iteration; --resume continues from the last checkpoint.
 `;
@@ -98,6 +98,7 @@ export async function run(argv: string[]): Promise<number> {
     { names: ['--lr'], key: 'lr', kind: 'number' },
     { names: ['--no-augmentation'], key: 'noAug', kind: 'boolean' },
     { names: ['--no-validation'], key: 'noVal', kind: 'boolean' },
+    { names: ['--no-npz'], key: 'noNpz', kind: 'boolean' },
     { names: ['--trainer', '-tr'], key: 'trainer', kind: 'string' },
   ]);
   if (p.positional.length !== 1) throw new SegStudioError('usage', `train: expected one DATASET_DIR\n${USAGE}`);
@@ -128,6 +129,8 @@ export async function run(argv: string[]): Promise<number> {
   // ---- dataset, plans, split
   const files = nodeDatasetFiles(datasetDir);
   const raw = await openRawDataset(files);
+  // nnU-Net --verify_dataset_integrity: refuse to train on a dataset with errors (each case and problem named)
+  await verifyForTraining(files, readImageFile, { onProgress: stderrProgress('verify'), datasetLabel: datasetDir });
   const datasetName = path.basename(datasetDir);
   let plans: Plans;
   let fingerprintText: string | null = null;
@@ -232,6 +235,7 @@ export async function run(argv: string[]): Promise<number> {
     const bundle = await loadBundle(bundleFiles, bundleDir);
     const runners = [await createOrtNodeRunner(bundle.networks[0].bytes, { device: 'cpu', fileName: bundle.networks[0].name })];
     const valDir = path.join(foldDir, 'validation');
+    fs.rmSync(valDir, { recursive: true, force: true });
     fs.mkdirSync(valDir, { recursive: true });
     const fe = raw.dataset.file_ending;
     const cases: ValidationCase[] = [];
@@ -246,11 +250,12 @@ export async function run(argv: string[]): Promise<number> {
       });
     }
     try {
-      const s = await validateFold(bundle, runners, cases, {
-        onPrediction: (c, labels) => fs.writeFileSync(c.predictionFile, writeSegmentation(labels, c.image.properties, c.predictionFile)),
+      // CASE<ending> + CASE.npz (nnU-Net --npz: find-best's ensembles reuse them) + summary.json
+      const s = await writeFoldValidation(bundle, runners, cases, new NodeTrainerFiles(valDir), {
+        fileEnding: fe,
+        saveProbabilities: !p.flags.noNpz,
         onProgress: stderrProgress('validation'),
       });
-      fs.writeFileSync(path.join(valDir, 'summary.json'), summaryToJson(s));
       log(`train: validation Dice (foreground mean) ${s.foreground_mean.Dice.toFixed(4)} over ${cases.length} case(s): ${path.join(valDir, 'summary.json')}`);
     } finally {
       await Promise.all(runners.map((r) => r.dispose()));

@@ -7,6 +7,7 @@ import { SegStudioError, throwIfCancelled } from '../../core/errors.ts';
 import { loadDatasetJson, listRawDataset, type DatasetFiles, type DatasetJson, type RawCase } from '../../core/planning/dataset.ts';
 import { loadRawCase } from '../../core/planning/fingerprint.ts';
 import type { Plans } from '../../core/planning/plans.ts';
+import { verifyDataset, type ImageReader, type VerifyReport } from '../../core/planning/verify.ts';
 import { preprocessCase, type PreprocessingProperties } from '../../core/preprocessing/preprocess.ts';
 import type { CancelSignal, Image, ProgressFn } from '../../core/types.ts';
 import { generateCrossvalSplit, type Split } from '../data/splits.ts';
@@ -27,6 +28,31 @@ export async function openRawDataset(files: DatasetFiles, root = ''): Promise<Ra
   const cases = layout.training.filter((c) => c.label);
   if (cases.length === 0) throw new SegStudioError('dataset', 'no labelled training cases (labelsTr/)', 'dataset.json');
   return { dataset, cases };
+}
+
+/**
+ * nnU-Net's --verify_dataset_integrity before training (src/core/planning/verify.ts): any error refuses to
+ * train with SegStudioError('dataset-invalid') listing each case and problem (first 20, then a count);
+ * warnings pass. Returns the report (warnings included) when the dataset is clean.
+ * nnU-Net: experiment_planning/verify_dataset_integrity.py (run by plan_and_preprocess before training).
+ */
+export async function verifyForTraining(
+  files: DatasetFiles,
+  readImage: ImageReader,
+  opts: { root?: string; onProgress?: ProgressFn; signal?: CancelSignal; datasetLabel?: string } = {},
+): Promise<VerifyReport> {
+  const report = await verifyDataset(files, { root: opts.root, readImage, onProgress: opts.onProgress, signal: opts.signal });
+  if (report.ok) return report;
+  const errors = report.problems.filter((p) => p.severity === 'error');
+  const lines = errors.slice(0, 20).map((p) => `  ${p.case ? `case ${p.case}: ` : ''}${p.file ? `${p.file}: ` : ''}${p.problem}`);
+  if (errors.length > 20) lines.push(`  … and ${errors.length - 20} more`);
+  const badCases = [...new Set(errors.map((p) => p.case).filter((c): c is string => c !== null))];
+  throw new SegStudioError(
+    'dataset-invalid',
+    `the dataset has ${errors.length} error(s)${badCases.length ? ` in case(s) ${badCases.join(', ')}` : ''}; ` +
+      `training refuses to start until they are fixed (segstudio verify lists them):\n${lines.join('\n')}`,
+    opts.datasetLabel ?? 'dataset.json',
+  );
 }
 
 /** The fold's case ids: splits (default nnU-Net's 5-fold KFold on the sorted ids) or every case for 'all'. */
