@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { DropZone } from './components/DropZone.tsx';
+import { SeriesPicker } from './components/SeriesPicker.tsx';
 import { ErrorBanner } from './components/ErrorBanner.tsx';
 import { ModelPanel } from './components/ModelPanel.tsx';
 import { ResultsPanel } from './components/ResultsPanel.tsx';
@@ -9,16 +10,21 @@ import { Viewer } from './components/Viewer.tsx';
 import { ImagePanel } from './components/ImagePanel.tsx';
 import { openFiles, runDemo, segment, cancel, undo, applyPreset, setSlice, PRESETS, type DroppedFile } from './engine.ts';
 import { get, useApp } from './store.ts';
+import { TrainView } from './train/components/TrainView.tsx';
+import { ViewSwitch } from './train/components/ViewSwitch.tsx';
 
 export function App(): ReactNode {
   const busy = useApp((s) => s.job.state !== 'idle');
+  const page = useApp((s) => s.page);
   const fileInput = useRef<HTMLInputElement>(null);
+  const folderInput = useRef<HTMLInputElement>(null);
   const [, force] = useState(0);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const t = e.target as HTMLElement | null;
       if (t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA')) return;
+      if (get().page !== 'segment') return; // the Segment view's shortcuts
       if (e.ctrlKey || e.metaKey) {
         if (e.key === 'z') {
           undo();
@@ -61,6 +67,7 @@ export function App(): ReactNode {
             <div className="brand-sub">Medical image segmentation in your browser</div>
           </div>
         </div>
+        <ViewSwitch />
         <div className="topbar-actions">
           <StatusChip />
           <button type="button" className="btn" onClick={() => fileInput.current?.click()} title="Open NIfTI / PNG files (Ctrl+O)">
@@ -71,8 +78,23 @@ export function App(): ReactNode {
             data-testid="file-input"
             type="file"
             multiple
-            accept=".nii,.gz,.png,.onnx,.json,.zip"
+            accept=".nii,.gz,.png,.onnx,.json,.zip,.dcm"
             hidden
+            onChange={(e) => {
+              pick(e.target.files);
+              e.target.value = '';
+            }}
+          />
+          <button type="button" className="btn" onClick={() => folderInput.current?.click()} title="Open a folder: DICOM series, an nnU-Net case or a model bundle">
+            Open folder…
+          </button>
+          <input
+            ref={folderInput}
+            data-testid="folder-input"
+            type="file"
+            multiple
+            hidden
+            {...{ webkitdirectory: '' }}
             onChange={(e) => {
               pick(e.target.files);
               e.target.value = '';
@@ -83,7 +105,8 @@ export function App(): ReactNode {
           </button>
         </div>
       </header>
-      <main className="workspace">
+      <TrainView hidden={page !== 'train'} />
+      <main className="workspace" hidden={page !== 'segment'}>
         <section className="viewer-area" aria-label="Image viewer">
           <ErrorBanner />
           <Viewer />
@@ -102,6 +125,7 @@ export function App(): ReactNode {
         <span>Research software · not for clinical use</span>
       </footer>
       <DropZone />
+      <SeriesPicker />
     </div>
   );
 }

@@ -2,6 +2,7 @@
 // Big arrays (image voxels, label maps) live in the worker and in NiiVue, not here; the store holds facts.
 import { createStore, useStore } from 'zustand';
 import type { DeviceChoice, ImageInfo, LabelStat, ModelInfo, RuntimeInfo, SegmentOptions } from './workerApi.ts';
+import { initialTrainState, type PageView, type TrainState } from './train/types.ts';
 
 export type SliceView = 'axial' | 'coronal' | 'sagittal' | 'multiplanar' | 'render';
 export type DrawTool = 'off' | 'pen' | 'erase';
@@ -79,6 +80,10 @@ export interface AppState {
   /** performance.now() (ms since navigation) when the first segmentation was drawn; for the cold-start benchmark */
   firstResultMs: number | null;
   dragging: boolean;
+  /** which view the page shows: Segment or Train (both stay mounted; switching keeps their state) */
+  page: PageView;
+  /** the Train view (src/app/train) */
+  train: TrainState;
 }
 
 export const initialOptions: SegmentOptions = { tta: true, folds: [], stepSize: 0.5, device: 'auto', saveProbabilities: false };
@@ -106,6 +111,8 @@ export const store = createStore<AppState>(() => ({
   notice: null,
   firstResultMs: null,
   dragging: false,
+  page: 'segment',
+  train: initialTrainState(),
 }));
 
 export function useApp<T>(selector: (s: AppState) => T): T {

@@ -1,6 +1,7 @@
 import { useEffect, type ReactNode } from 'react';
 import { openFiles, type DroppedFile } from '../engine.ts';
-import { set, useApp } from '../store.ts';
+import { get, set, useApp } from '../store.ts';
+import { openDataset } from '../train/trainEngine.ts';
 
 /** Collects files from a drop, walking dropped folders (webkitGetAsEntry) with their relative paths. */
 async function filesFromDrop(dt: DataTransfer): Promise<DroppedFile[]> {
@@ -31,6 +32,7 @@ async function filesFromDrop(dt: DataTransfer): Promise<DroppedFile[]> {
 
 export function DropZone(): ReactNode {
   const dragging = useApp((s) => s.dragging);
+  const train = useApp((s) => s.page === 'train');
   useEffect(() => {
     let depth = 0;
     const hasFiles = (e: DragEvent) => Array.from(e.dataTransfer?.types ?? []).includes('Files');
@@ -55,7 +57,8 @@ export function DropZone(): ReactNode {
       e.preventDefault();
       depth = 0;
       set({ dragging: false });
-      void filesFromDrop(e.dataTransfer).then(openFiles);
+      // the Train view takes dataset folders / zips; the Segment view images and models
+      void filesFromDrop(e.dataTransfer).then((files) => (get().page === 'train' ? openDataset(files) : openFiles(files)));
     };
     window.addEventListener('dragenter', enter);
     window.addEventListener('dragover', over);
@@ -69,11 +72,21 @@ export function DropZone(): ReactNode {
     };
   }, []);
   if (!dragging) return null;
+  if (train)
+    return (
+      <div className="dropzone" data-testid="dropzone" aria-hidden>
+        <div className="dropzone-inner">
+          <div className="dropzone-icon">⤓</div>
+          <div className="dropzone-title">Drop an nnU-Net dataset folder or .zip</div>
+          <div className="dropzone-sub">dataset.json, imagesTr/, labelsTr/ · checked, fingerprinted and planned on this device only</div>
+        </div>
+      </div>
+    );
   return (
     <div className="dropzone" data-testid="dropzone" aria-hidden>
       <div className="dropzone-inner">
         <div className="dropzone-icon">⤓</div>
-        <div className="dropzone-title">Drop NIfTI, PNG or a folder</div>
+        <div className="dropzone-title">Drop NIfTI, PNG, DICOM (folder or .zip) or a folder</div>
         <div className="dropzone-sub">Images open in the viewer · a model bundle (folder, .zip or .onnx + card) becomes the model</div>
         <div className="dropzone-sub">Files are read on this device only</div>
       </div>
