@@ -1,6 +1,5 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { DropZone } from './components/DropZone.tsx';
-import { SeriesPicker } from './components/SeriesPicker.tsx';
 import { ErrorBanner } from './components/ErrorBanner.tsx';
 import { ModelPanel } from './components/ModelPanel.tsx';
 import { ResultsPanel } from './components/ResultsPanel.tsx';
@@ -17,7 +16,6 @@ export function App(): ReactNode {
   const busy = useApp((s) => s.job.state !== 'idle');
   const page = useApp((s) => s.page);
   const fileInput = useRef<HTMLInputElement>(null);
-  const folderInput = useRef<HTMLInputElement>(null);
   const [, force] = useState(0);
 
   useEffect(() => {
@@ -78,23 +76,8 @@ export function App(): ReactNode {
             data-testid="file-input"
             type="file"
             multiple
-            accept=".nii,.gz,.png,.onnx,.json,.zip,.dcm"
+            accept=".nii,.gz,.png,.onnx,.json,.zip"
             hidden
-            onChange={(e) => {
-              pick(e.target.files);
-              e.target.value = '';
-            }}
-          />
-          <button type="button" className="btn" onClick={() => folderInput.current?.click()} title="Open a folder: DICOM series, an nnU-Net case or a model bundle">
-            Open folder…
-          </button>
-          <input
-            ref={folderInput}
-            data-testid="folder-input"
-            type="file"
-            multiple
-            hidden
-            {...{ webkitdirectory: '' }}
             onChange={(e) => {
               pick(e.target.files);
               e.target.value = '';
@@ -125,7 +108,6 @@ export function App(): ReactNode {
         <span>Research software · not for clinical use</span>
       </footer>
       <DropZone />
-      <SeriesPicker />
     </div>
   );
 }
