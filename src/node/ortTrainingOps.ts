@@ -10,8 +10,14 @@ import { selectBackendWith, type BackendChoice, type BackendPreference } from '.
 /** onnxruntime-node as the injectable module FastCpuBackend expects. */
 export const nodeOrt = ort as unknown as OrtLike;
 
+/** SEGSTUDIO_ORT_THREADS=N overrides the thread count (e.g. 1 when several folds train side by side). */
+function envThreads(): number | undefined {
+  const v = Number(process.env.SEGSTUDIO_ORT_THREADS);
+  return Number.isInteger(v) && v >= 1 ? v : undefined;
+}
+
 export function createNodeFastCpuBackend(opts: FastCpuOptions = {}): FastCpuBackend {
-  return new FastCpuBackend(nodeOrt, { ...opts, threads: opts.threads ?? Math.max(1, os.availableParallelism?.() ?? os.cpus().length) });
+  return new FastCpuBackend(nodeOrt, { ...opts, threads: opts.threads ?? envThreads() ?? Math.max(1, os.availableParallelism?.() ?? os.cpus().length) });
 }
 
 /**
