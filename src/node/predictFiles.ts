@@ -2,13 +2,15 @@
 // create onnxruntime-node runners, group input files into cases (nnU-Net naming CASE_XXXX.ext), predict
 // each case and write CASE.ext (+ CASE.npz / CASE.json with --save-probabilities).
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { SegStudioError } from '../core/errors.ts';
 import { writeNpz } from '../core/ensembling/npz.ts';
 import { readImageFile, writeSegmentation } from '../core/io/files.ts';
 import { loadBundle, unzipBundle } from '../core/inference/bundle.ts';
+import { memoryBudget, measureThroughput, type MemoryBudget } from '../core/inference/memory.ts';
 import { parseModelCard, type CardModel } from '../core/inference/modelCard.ts';
-import { checkChannelCount, modelNetworks, predictCase, type LoadedModel, type PredictOptions, type PredictResult } from '../core/inference/predictor.ts';
+import { cachedNetworkCost, checkChannelCount, modelNetworks, predictCase, type LoadedModel, type PredictOptions, type PredictResult } from '../core/inference/predictor.ts';
 import type { NetworkRunner } from '../core/inference/runner.ts';
 import type { Image, ImageProperties, ProgressFn } from '../core/types.ts';
 import { createOrtNodeRunner } from './ortNodeRunner.ts';
@@ -164,11 +166,51 @@ export function propertiesToJson(props: ImageProperties): Record<string, unknown
   return p;
 }
 
+/**
+ * The memory budget of this Node process (docs/inference.md "Memory budget"): `overrideGb` (CLI
+ * --memory-budget) or SEGSTUDIO_MEMORY_BUDGET_GB when set, else from os.totalmem(), os.freemem()
+ * (MemAvailable), the cgroup limit and the current RSS.
+ */
+export function nodeMemoryBudget(overrideGb?: number): MemoryBudget {
+  const env = process.env.SEGSTUDIO_MEMORY_BUDGET_GB;
+  const gb = overrideGb ?? (env !== undefined && env !== '' ? Number(env) : undefined);
+  if (gb !== undefined && !(gb > 0)) throw new SegStudioError('usage', `memory budget must be a positive number of GB, got '${overrideGb ?? env}'`);
+  if (gb !== undefined) return memoryBudget({ overrideBytes: gb * 2 ** 30 });
+  const constrained = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : undefined;
+  return memoryBudget({
+    totalBytes: os.totalmem(),
+    availableBytes: os.freemem(),
+    constrainedBytes: constrained && constrained > 0 ? constrained : undefined,
+    currentRssBytes: process.memoryUsage().rss,
+  });
+}
+
+/**
+ * Network throughput (FLOP/s) of a bundle's first runner, timed on one zero patch after a warm-up run;
+ * undefined for model cards or when the graph's cost cannot be read.
+ */
+export async function measureModelThroughput(model: LoadedModel, runner: NetworkRunner): Promise<number | undefined> {
+  if (model.kind !== 'bundle' || !model.networks.length) return undefined;
+  const cost = cachedNetworkCost(model.networks[0].bytes, model.networks[0].name);
+  if (!cost || cost.flopsPerVoxel <= 0) return undefined;
+  const patch = model.plans.configurations[model.configuration]?.patch_size;
+  if (!patch) return undefined;
+  const channels = Object.keys(model.dataset.channel_names).length;
+  const r = await measureThroughput(runner, [1, channels, ...patch], cost.flopsPerVoxel, 1);
+  return r.flopsPerSecond;
+}
+
 export interface PredictFilesOptions extends PredictOptions {
   /** output: a folder, or a file name when there is a single case */
   output: string;
   onCase?: (done: number, total: number, caseId: string, result: PredictResult) => void;
   onProgressFor?: (caseId: string) => ProgressFn | undefined;
+  /**
+   * Memory budget in GB (CLI --memory-budget). Without it (and without `memoryBudget`) the budget comes
+   * from the machine (nodeMemoryBudget), taken again before every case; a case whose estimate does not
+   * fit is refused with SegStudioError 'memory-budget' naming its file.
+   */
+  memoryBudgetGb?: number;
 }
 
 /** Predicts every case and writes the outputs; returns the written segmentation paths. */
@@ -185,7 +227,13 @@ export async function predictFiles(cases: InputCase[], model: LoadedModel, runne
     const nCh = image.shape[0];
     const byFile = nCh === c.files.length;
     checkChannelCount(model, byFile ? c.files.length : nCh, byFile ? 'file' : 'channel', c.files.length === 1 ? c.files[0] : `case ${c.caseId}`);
-    const res = await predictCase(image, model, runners, { ...opts, onProgress: opts.onProgressFor?.(c.caseId) ?? opts.onProgress });
+    const res = await predictCase(image, model, runners, {
+      ...opts,
+      memoryBudget: opts.memoryBudget ?? nodeMemoryBudget(opts.memoryBudgetGb),
+      baselineBytes: opts.baselineBytes ?? Math.max(0, process.memoryUsage().rss - image.data.byteLength),
+      environment: 'node',
+      onProgress: opts.onProgressFor?.(c.caseId) ?? opts.onProgress,
+    });
     const segPath = outIsFile ? opts.output : path.join(outDir, c.caseId + c.ending);
     fs.writeFileSync(segPath, writeSegmentation(res.labels, image.properties, segPath));
     written.push(segPath);

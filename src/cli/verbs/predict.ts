@@ -1,5 +1,5 @@
 // segstudio predict -i IN -o OUT -m MODEL [-c CONFIGURATION] [--folds 0 1 ..] [--no-tta] [--step 0.5]
-//                   [--save-probabilities] [--device cpu|webgpu] [--card FILE] [--threads N]
+//                   [--save-probabilities] [--device cpu|webgpu] [--card FILE] [--threads N] [--memory-budget GB]
 // IN: an image file, several channel files of one case, or a folder with nnU-Net naming (CASE_0000.nii.gz …).
 // OUT: a file (single case) or a folder (CASE.ext, plus CASE.npz + CASE.json with --save-probabilities).
 // MODEL: a bundle folder, a bundle .zip, or an .onnx with a model card (--card, or X.card.json beside X.onnx).
@@ -9,7 +9,7 @@ import { parseArgs, requireFlag, stderrProgress } from '../args.ts';
 export const summary = 'predict segmentations with a model bundle (nnU-Net sliding window, TTA, folds) or an ONNX + model card';
 
 const USAGE = `usage: segstudio predict -i IN -o OUT -m MODEL [-c CONFIGURATION] [--folds 0 1 ..] [--no-tta] [--step 0.5]
-                         [--save-probabilities] [--device cpu|webgpu] [--card FILE] [--threads N]
+                         [--save-probabilities] [--device cpu|webgpu] [--card FILE] [--threads N] [--memory-budget GB]
   -i IN          image file(s) of one case (channels in order), or a folder of CASE_XXXX.ext files
   -o OUT         output file (one case) or folder (CASE.ext per case)
   -m MODEL       bundle folder, bundle .zip, or .onnx (needs a model card)
@@ -21,6 +21,8 @@ const USAGE = `usage: segstudio predict -i IN -o OUT -m MODEL [-c CONFIGURATION]
   --device D     cpu (default) or webgpu (onnxruntime-node's WebGPU EP)
   --card FILE    model card for a plain .onnx
   --threads N    onnxruntime intra-op threads (default: all cores)
+  --memory-budget GB   refuse a case whose estimated peak memory exceeds this (default: from the machine's
+                 total and available memory; also SEGSTUDIO_MEMORY_BUDGET_GB)
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -40,6 +42,7 @@ export async function run(argv: string[]): Promise<number> {
     { names: ['--device', '-device'], key: 'device', kind: 'string' },
     { names: ['--card'], key: 'card', kind: 'string' },
     { names: ['--threads'], key: 'threads', kind: 'number' },
+    { names: ['--memory-budget'], key: 'memoryBudget', kind: 'number' },
   ]);
   if (p.positional.length) throw new SegStudioError('usage', `predict: unexpected argument '${p.positional[0]}'\n${USAGE}`);
   const inputs = p.flags.input as string[] | undefined;
@@ -59,6 +62,8 @@ export async function run(argv: string[]): Promise<number> {
     });
   }
   const threads = p.flags.threads as number | undefined;
+  const memoryBudgetGb = p.flags.memoryBudget as number | undefined;
+  if (memoryBudgetGb !== undefined && !(memoryBudgetGb > 0)) throw new SegStudioError('usage', `predict: --memory-budget must be a positive number of GB, got ${memoryBudgetGb}`);
 
   // Node-only modules are loaded here so `segstudio --help` stays fast.
   const nodePredict = await import('../../node/predictFiles.ts');
@@ -83,8 +88,18 @@ export async function run(argv: string[]): Promise<number> {
         (selected.kind === 'bundle' ? ` (${selected.configuration}, folds ${selected.folds.join(',')})` : ` (${selected.card.name})`) +
         `, ${runners[0].device}, TTA ${ttaOn ? 'on' : 'off'}\n`,
     );
+    const { formatBytes } = await import('../../core/inference/memory.ts');
+    const flopsPerSecond = await nodePredict.measureModelThroughput(selected, runners[0]);
     const { written } = await nodePredict.predictFiles(cases, selected, runners, {
       output,
+      memoryBudgetGb,
+      flopsPerSecond,
+      onEstimate: (e) => {
+        process.stderr.write(
+          `predict: estimate ${formatBytes(e.peakBytes)} peak memory (${e.peakPhase}) of a ${formatBytes(e.budgetBytes)} budget, ` +
+            `${e.runs} network runs, ~${Math.ceil(e.estimatedSeconds)} s\n`,
+        );
+      },
       tta: p.flags.noTta ? false : selected.kind === 'bundle' ? true : undefined,
       stepSize: step,
       saveProbabilities: Boolean(p.flags.saveProbabilities),

@@ -7,9 +7,14 @@
 //   model card (third-party ONNX): the card's own normalization, whole volume or tiled, argmax.
 import { SegStudioError, throwIfCancelled } from '../errors.ts';
 import { resolveConfiguration } from '../planning/plans.ts';
-import { exportPredictionToOriginal, preprocessCase, softmaxChannels, type PreprocessingProperties } from '../preprocessing/preprocess.ts';
+import { pasteIntoBox } from '../preprocessing/crop.ts';
+import { exportPredictionToOriginal, preprocessCase, softmaxChannels, targetSpacingFor, type PreprocessingProperties } from '../preprocessing/preprocess.ts';
+import { optionsFromKwargs, resampleDataToShape } from '../preprocessing/resampling.ts';
+import { permute, transposeArray } from '../preprocessing/transpose.ts';
+import type { Plans } from '../planning/plans.ts';
 import { product, type CancelSignal, type Image, type LabelMap, type ProgressFn } from '../types.ts';
 import { labelNames, type ModelBundle } from './bundle.ts';
+import { estimatePrediction, memoryBudgetError, networkCost, nonzeroBoxExtent, type MemoryBudget, type NetworkCost, type PredictionEstimate } from './memory.ts';
 import { cardChannelNames, cardLabelNames, normalizeForCard, type CardModel } from './modelCard.ts';
 import type { NetworkRunner } from './runner.ts';
 import { predictSlidingWindow } from './slidingWindow.ts';
@@ -31,6 +36,26 @@ export interface PredictOptions {
   perFold?: boolean;
   onProgress?: ProgressFn;
   signal?: CancelSignal;
+  /**
+   * Memory (default true): the sliding window keeps Gaussian weight sums for one tile depth only, and the
+   * label export resamples one class at a time with a running argmax. Results are bit-identical to
+   * `lowMemory: false` (the reference path: whole-volume weights map, all classes resampled at once).
+   */
+  lowMemory?: boolean;
+  /**
+   * Refuse before preprocessing (SegStudioError 'memory-budget' naming the image file, the estimate, the
+   * budget and a suggestion) when the estimated peak exceeds this budget (memoryBudget(...) in memory.ts).
+   * Without it the estimate is still made and returned, never enforced.
+   */
+  memoryBudget?: MemoryBudget;
+  /** measured network throughput (FLOP/s, measureThroughput) for the time estimate */
+  flopsPerSecond?: number;
+  /** memory the runtime already uses (Node: process.memoryUsage().rss); default 200 MB */
+  baselineBytes?: number;
+  /** where this runs, for the refusal's suggestion */
+  environment?: 'node' | 'browser';
+  /** called with the estimate before anything large is allocated */
+  onEstimate?: (estimate: PredictionEstimate) => void;
 }
 
 export interface PredictTimings {
@@ -59,6 +84,70 @@ export interface PredictResult {
   runs: number;
   /** bundles: the preprocessing properties (nnU-Net's properties dict) */
   properties?: PreprocessingProperties;
+  /** bundles: the memory / time estimate made before starting */
+  estimate?: PredictionEstimate;
+}
+
+const costCache = new WeakMap<Uint8Array, NetworkCost | null>();
+/** The network's FLOPs and activation sizes per voxel (cached per ONNX buffer; null when the graph cannot be read). */
+export function cachedNetworkCost(bytes: Uint8Array, name?: string): NetworkCost | null {
+  if (costCache.has(bytes)) return costCache.get(bytes)!;
+  let c: NetworkCost | null = null;
+  try {
+    c = networkCost(bytes, name);
+  } catch {
+    c = null; // an unreadable graph fails later with onnxruntime's own message; the estimate just lacks its cost
+  }
+  costCache.set(bytes, c);
+  return c;
+}
+
+/**
+ * Label export with one class resampled at a time and a running argmax (first maximum wins, NaN rule of
+ * argmaxChannels): the same labels as exportPredictionToOriginal for label models, with one class's
+ * resampled logits + a float32 maximum instead of all K classes on the crop grid.
+ * nnU-Net: inference/export_prediction.py convert_predicted_logits_to_segmentation_with_correct_shape
+ */
+export function exportLabelsStreaming(logits: Float32Array, K: number, props: PreprocessingProperties, plans: Plans, configurationName: string, signal?: CancelSignal): LabelMap {
+  const config = resolveConfiguration(plans, configurationName);
+  const inShape = props.shape_after_resampling;
+  const nIn = product(inShape);
+  if (logits.length !== K * nIn) throw new SegStudioError('export', `logits have ${logits.length} values, expected ${K} x ${JSON.stringify(inShape)}`);
+  const spacingTransposed = permute(props.spacing, props.transpose_forward);
+  const cropShape = props.shape_after_cropping_and_before_resampling;
+  const currentSpacing = targetSpacingFor(config, spacingTransposed);
+  const rOpts = optionsFromKwargs(config.resampling_fn_probabilities_kwargs, 1);
+  const n = product(cropShape);
+  const wide = K - 1 >= 255;
+  const segCrop = wide ? new Uint16Array(n) : new Uint8Array(n);
+  let best: Float32Array | null = null;
+  for (let k = 0; k < K; k++) {
+    throwIfCancelled(signal);
+    const src = logits.subarray(k * nIn, (k + 1) * nIn);
+    let ch: Float32Array | null = resampleDataToShape(src, 1, inShape, cropShape, currentSpacing, spacingTransposed, rOpts);
+    if (!best) {
+      best = ch === src ? src.slice() : ch;
+      ch = null;
+      continue;
+    }
+    const bv = best;
+    for (let i = 0; i < n; i++) {
+      const v = ch[i];
+      const b = bv[i];
+      if (v > b || (b !== b && v === v)) {
+        bv[i] = v;
+        segCrop[i] = k;
+      }
+    }
+    ch = null;
+  }
+  best = null;
+  const before = props.shape_before_cropping;
+  const full = wide ? new Uint16Array(product(before)) : new Uint8Array(product(before));
+  pasteIntoBox(full, segCrop, 1, before, props.bbox_used_for_cropping);
+  if (props.transpose_backward.every((a, i) => a === i)) return { data: full, shape: [...before] };
+  const back = transposeArray(full, 1, before, props.transpose_backward);
+  return { data: back.data, shape: back.shape };
 }
 
 /** Input channel names the model expects, in order. */
@@ -138,13 +227,39 @@ async function predictBundle(image: Image, model: ModelBundle, runners: readonly
     // nnU-Net cascades feed the previous stage's segmentation as extra input channels (one-hot)
     throw new SegStudioError('inference', `configuration '${cfgName}' is a cascade stage (needs '${cfg.previous_stage}' predictions first); cascades are not supported`, model.sourceName);
   }
+  const classNames = modelClassNames(model);
+  const regions = model.dataset.regions_class_order;
+  const expectedK = regions ? regions.length : classNames.length;
+  const lowMemory = opts.lowMemory !== false;
+  // estimate before anything large is allocated; refuse when a budget is given and it does not fit
+  const spatialIn = image.shape.slice(1);
+  const extent = nonzeroBoxExtent(image.data, image.shape[0], spatialIn);
+  const estimate = estimatePrediction({ shape: image.shape, spacing: image.properties.spacing, fileName: image.properties.fileName }, model.plans, cfgName, {
+    classes: expectedK,
+    folds: runners.length,
+    tta: opts.tta !== false,
+    mirrorAxes: model.allowedMirroringAxes ?? null,
+    stepSize: opts.stepSize ?? 0.5,
+    saveProbabilities: opts.saveProbabilities,
+    perFold: opts.perFold && runners.length > 1,
+    regions: Boolean(regions),
+    lowMemory,
+    cropShape: permute(extent, model.plans.transpose_forward ?? [0, 1, 2]),
+    network: cachedNetworkCost(model.networks[0]?.bytes ?? new Uint8Array(0), model.networks[0]?.name) ?? undefined,
+    flopsPerSecond: opts.flopsPerSecond,
+    baselineBytes: opts.baselineBytes,
+    budget: opts.memoryBudget,
+    environment: opts.environment,
+  });
+  opts.onEstimate?.(estimate);
+  if (opts.memoryBudget && !estimate.fits) throw memoryBudgetError(estimate, image.properties.fileName);
   opts.onProgress?.(0, 1, 'preprocessing');
   const pre = preprocessCase(image, model.plans, cfgName);
   throwIfCancelled(opts.signal);
   const t1 = performance.now();
   const patch = cfg.patch_size;
   const mirrorAxes = opts.tta === false ? null : (model.allowedMirroringAxes ?? patch.map((_, i) => i));
-  const swOpts = { patchSize: patch, stepSize: opts.stepSize ?? 0.5, mirrorAxes, signal: opts.signal };
+  const swOpts = { patchSize: patch, stepSize: opts.stepSize ?? 0.5, mirrorAxes, signal: opts.signal, lowMemory };
   let sw: Awaited<ReturnType<typeof predictSlidingWindow>>;
   let foldLogits: Float32Array[] | null = null;
   if (opts.perFold && runners.length > 1) {
@@ -178,22 +293,29 @@ async function predictBundle(image: Image, model: ModelBundle, runners: readonly
   }
   const t2 = performance.now();
   pre.data = new Float32Array(0); // the preprocessed image is no longer needed: let it go before export
-  const classNames = modelClassNames(model);
   const K = sw.shape[0];
-  const regions = model.dataset.regions_class_order;
-  const expectedK = regions ? regions.length : classNames.length;
   if (K !== expectedK) {
     throw new SegStudioError('inference', `network outputs ${K} channels but dataset.json defines ${expectedK} ${regions ? 'regions' : 'labels'} (${classNames.join(', ')})`, model.sourceName);
   }
   throwIfCancelled(opts.signal);
   opts.onProgress?.(0, 1, 'export');
-  const exp = exportPredictionToOriginal(sw.logits, K, pre.properties, model.plans, cfgName, {
-    saveProbabilities: opts.saveProbabilities,
-    regionsClassOrder: regions,
-  });
-  const foldLabels = foldLogits?.map((l) => {
+  // streaming (one class at a time) only pays when the logits are resampled; label models only
+  const resamples = pre.properties.shape_after_resampling.some((v, i) => v !== pre.properties.shape_after_cropping_and_before_resampling[i]);
+  const stream = lowMemory && resamples && !regions;
+  const exp = stream && !opts.saveProbabilities
+    ? { labels: exportLabelsStreaming(sw.logits, K, pre.properties, model.plans, cfgName, opts.signal), probabilities: undefined }
+    : exportPredictionToOriginal(sw.logits, K, pre.properties, model.plans, cfgName, {
+      saveProbabilities: opts.saveProbabilities,
+      regionsClassOrder: regions,
+    });
+  sw.logits = new Float32Array(0);
+  const foldLabels = foldLogits?.map((l, f) => {
     throwIfCancelled(opts.signal);
-    return exportPredictionToOriginal(l, K, pre.properties, model.plans, cfgName, { regionsClassOrder: regions }).labels;
+    const labels = stream
+      ? exportLabelsStreaming(l, K, pre.properties, model.plans, cfgName, opts.signal)
+      : exportPredictionToOriginal(l, K, pre.properties, model.plans, cfgName, { regionsClassOrder: regions }).labels;
+    foldLogits![f] = new Float32Array(0);
+    return labels;
   });
   const t3 = performance.now();
   opts.onProgress?.(1, 1, 'export');
@@ -208,6 +330,7 @@ async function predictBundle(image: Image, model: ModelBundle, runners: readonly
     tiles: sw.tiles,
     runs: sw.runs,
     properties: pre.properties,
+    estimate,
   };
 }
 
