@@ -18,28 +18,107 @@ export async function launchChromium(extraArgs: string[] = []): Promise<Browser>
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--enable-unsafe-webgpu', ...extraArgs], env });
 }
 
+// ---- Egress: "no request leaves the page's origin, ever" (issue 7) -------------------------------------
+//
+// Every e2e test that drives the app can assert it. With openApp() the recorder is already on:
+//
+//   const app = await openApp(browser, baseUrl);
+//   … load, drop, segment, train, export, DICOM import …
+//   expectNoEgress(app.egress, 'DICOM import');     // throws listing every off-origin request or CSP-blocked attempt
+//
+// With your own context: `const egress = recordEgress(context, origin)` right after browser.newContext(),
+// before the first page opens. It sees the page, its dedicated workers (inference, training, DICOM), its
+// service worker and WebSockets; requests the CSP blocked never reach the network, so it also collects the
+// browser's CSP violation reports ("Refused to connect …") from the page and worker consoles as `blocked`.
+
+export interface EgressRequest {
+  url: string;
+  method: string;
+  resourceType: string;
+  /** 'service-worker' for requests made by the service worker, else 'page' (page and dedicated workers) */
+  from: 'page' | 'service-worker';
+}
+
+export interface EgressLog {
+  origin: string;
+  requests: EgressRequest[];
+  websockets: string[];
+  /** CSP violations seen in console messages: attempts the browser refused */
+  blocked: string[];
+  /** requests and WebSockets whose URL is not on `origin` (blob: and data: URLs are local) */
+  offOrigin(): string[];
+}
+
+export function isLocalUrl(url: string, origin: string): boolean {
+  if (url.startsWith('blob:') || url.startsWith('data:')) return true;
+  try {
+    return new URL(url).origin === origin;
+  } catch {
+    return false;
+  }
+}
+
+const CSP_VIOLATION = /Content Security Policy|Refused to (connect|load|execute|frame|create)/i;
+
+function watchPageConsole(page: Page, log: EgressLog): void {
+  page.on('console', (m) => {
+    if (CSP_VIOLATION.test(m.text())) log.blocked.push(m.text());
+  });
+  page.on('websocket', (ws) => log.websockets.push(ws.url()));
+  page.on('worker', (w) => w.on('console', (m) => CSP_VIOLATION.test(m.text()) && log.blocked.push(`worker ${w.url()}: ${m.text()}`)));
+}
+
+/** Starts recording every request of `context` (its pages, their workers, the service worker). */
+export function recordEgress(context: BrowserContext, origin: string): EgressLog {
+  const log: EgressLog = {
+    origin,
+    requests: [],
+    websockets: [],
+    blocked: [],
+    offOrigin: () => [...log.requests.map((r) => r.url), ...log.websockets].filter((u) => !isLocalUrl(u, origin)),
+  };
+  context.on('request', (r) =>
+    log.requests.push({ url: r.url(), method: r.method(), resourceType: r.resourceType(), from: r.serviceWorker() ? 'service-worker' : 'page' }),
+  );
+  for (const p of context.pages()) watchPageConsole(p, log);
+  context.on('page', (p) => watchPageConsole(p, log));
+  return log;
+}
+
+/** Throws unless every request so far stayed on the origin and the CSP refused nothing. */
+export function expectNoEgress(log: EgressLog, during: string): void {
+  const off = log.offOrigin();
+  if (off.length > 0 || log.blocked.length > 0) {
+    throw new Error(`egress during ${during}: ${off.length} request(s) off ${log.origin}: ${off.slice(0, 10).join(', ')}; ${log.blocked.length} CSP-blocked attempt(s): ${log.blocked.slice(0, 5).join(' | ')}`);
+  }
+  if (log.requests.length === 0) throw new Error(`egress during ${during}: no request recorded at all — is the recorder attached to the right context?`);
+}
+
 export interface AppPage {
   context: BrowserContext;
   page: Page;
   /** every URL requested by the page, its workers and its service worker */
   requests: string[];
+  /** the same requests with details, WebSockets and CSP-blocked attempts (see expectNoEgress) */
+  egress: EgressLog;
   /** console errors and uncaught page errors */
   problems: string[];
 }
 
-export async function openApp(browser: Browser, baseUrl: string, opts: { serviceWorkers?: 'allow' | 'block' } = {}): Promise<AppPage> {
+export async function openApp(browser: Browser, baseUrl: string, opts: { serviceWorkers?: 'allow' | 'block'; query?: string } = {}): Promise<AppPage> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, acceptDownloads: true, serviceWorkers: opts.serviceWorkers ?? 'block' });
   const requests: string[] = [];
   const problems: string[] = [];
   context.on('request', (r) => requests.push(r.url()));
+  const egress = recordEgress(context, new URL(baseUrl).origin);
   const page = await context.newPage();
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(`console: ${m.text()}`);
   });
-  await page.goto(baseUrl);
+  await page.goto(opts.query ? `${baseUrl}?${opts.query}` : baseUrl);
   await waitForState(page, (s) => Boolean(s.image?.isDemo && s.model && s.runtime), 'the demo volume and model');
-  return { context, page, requests, problems };
+  return { context, page, requests, egress, problems };
 }
 
 export async function appState(page: Page): Promise<AppState> {

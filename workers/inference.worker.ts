@@ -16,8 +16,10 @@ import {
   probeWebGpu,
   wasmThreads,
   ensureGpu,
+  destroyGpuForTest,
   type WebDevice,
 } from '../src/app/runtime/ortWebRunner.ts';
+import { holdLifeLock } from '../src/app/runtime/supervisor.ts';
 import { displayNifti, groupChannels, intensityRanges, labelStats } from '../src/app/runtime/imageUtil.ts';
 import {
   loadModelFromFiles,
@@ -63,6 +65,10 @@ const S: WorkerState = {
   cancelled: false,
   probe: null,
 };
+
+// Held for the worker's whole life: the page (src/app/runtime/supervisor.ts) learns of our death when the
+// browser releases it (crash, out-of-memory, close, terminate).
+const lifeLock = holdLifeLock((self as unknown as { name?: string }).name ?? '');
 
 let gpuLostReason: string | null = null;
 onGpuLost((reason) => {
@@ -192,6 +198,7 @@ function deviceLabel(device: WebDevice, adapter: string | null): string {
 const api = {
   async init(cancelBuffer?: SharedArrayBuffer, warmChoice?: DeviceChoice): Promise<RuntimeInfo> {
     if (cancelBuffer) S.cancelFlag = new Int32Array(cancelBuffer);
+    await lifeLock;
     S.probe = await probeWebGpu();
     if (warmChoice) void warmRuntime(warmChoice);
     return {
@@ -380,6 +387,7 @@ const api = {
         stats,
         hasProbabilities: Boolean(out.probabilities),
         foldResults,
+        gpuLost: gpuIsLost(),
       };
       return Comlink.transfer(result, [u8.buffer as ArrayBuffer, ...(foldResults ?? []).map((f) => f.labels.buffer as ArrayBuffer)]);
     }, file);
@@ -421,5 +429,21 @@ const api = {
   },
 };
 
-export type InferenceApi = typeof api;
+/**
+ * Fault-injection test hooks (used only by e2e/faults.e2e.ts through the page's `window.__segstudioTest`,
+ * which exists only with `?testhooks=1`). They cause real faults; nothing is simulated.
+ */
+const testHooks = {
+  /** destroys this worker's real GPUDevice (device.lost fires with reason 'destroyed'); false when there is none */
+  __testLoseGpu(): boolean {
+    return destroyGpuForTest();
+  },
+  /** the worker ends itself, as a crash would: every pending call is left unanswered */
+  __testCrash(): void {
+    setTimeout(() => self.close(), 0);
+  },
+};
+Object.assign(api, testHooks);
+
+export type InferenceApi = typeof api & typeof testHooks;
 Comlink.expose(api);

@@ -4,20 +4,71 @@ import type { InferenceApi } from '../../workers/inference.worker.ts';
 import { get, pushError, set, setView, store, type AppState, type ResultState } from './store.ts';
 import { viewer } from './viewer.ts';
 import type { DeviceChoice, DownloadFile, LoadedImage, ProgressEvent, SegmentResult } from './workerApi.ts';
+import { WorkerSupervisor, watchLifeLock } from './runtime/supervisor.ts';
 
-let worker: Worker | null = null;
-let api: Comlink.Remote<InferenceApi> | null = null;
+type InferenceRemote = Comlink.Remote<InferenceApi>;
 let cancelFlag: Int32Array | null = null;
+let sharedCancel: SharedArrayBuffer | undefined;
 /** label map of the last segmentation, before edits (for 'reset') */
 let lastResult: SegmentResult | null = null;
 const variants = new Map<string, SegmentResult>();
 
-export function workerApi(): Comlink.Remote<InferenceApi> {
-  if (!api) {
-    worker = new Worker(new URL('../../workers/inference.worker.ts', import.meta.url), { type: 'module', name: 'segstudio-inference' });
-    api = Comlink.wrap<InferenceApi>(worker);
-  }
-  return api;
+// ---- worker supervision (crash recovery, GPU re-acquisition): see docs/app.md "Reliability"
+
+/** How to load the current image / model into a new worker after a crash (set when a load succeeds). */
+const restoreSources: { image: ((w: InferenceRemote) => Promise<unknown>) | null; model: ((w: InferenceRemote) => Promise<unknown>) | null } = {
+  image: null,
+  model: null,
+};
+
+/**
+ * Any new way of loading an image or a model into the worker (e.g. DICOM import) registers how to load it
+ * again here, after its load succeeded, so a restarted worker gets it back.
+ */
+export function setRestoreSource(kind: 'image' | 'model', load: (w: InferenceRemote) => Promise<unknown>): void {
+  restoreSources[kind] = load;
+}
+
+let plannedRestart = false;
+/** the worker's GPUDevice was lost: the next WebGPU run starts a new worker (new device) first */
+let gpuLostPending = false;
+let gpuRestarts = 0;
+const MAX_GPU_RESTARTS = 3;
+
+const supervisor = new WorkerSupervisor<InferenceRemote>({
+  name: 'segstudio-inference',
+  spawn(lockName) {
+    const w = new Worker(new URL('../../workers/inference.worker.ts', import.meta.url), { type: 'module', name: lockName });
+    return { remote: Comlink.wrap<InferenceApi>(w), terminate: () => w.terminate() };
+  },
+  async init(remote) {
+    const runtime = await remote.init(sharedCancel, get().options.device);
+    set({ runtime });
+  },
+  async restore(remote) {
+    if (restoreSources.image) await restoreSources.image(remote);
+    if (restoreSources.model) await restoreSources.model(remote);
+  },
+  watch: watchLifeLock,
+  onDeath({ reason, restarting }) {
+    set({
+      notice: restarting
+        ? `The inference worker stopped: ${reason}. Restarting it with your image and model — results so far are kept.`
+        : `The inference worker stopped several times in a row (${reason}). Press Segment to start it again, or reload the page.`,
+    });
+  },
+  onRestored({ error }) {
+    // probabilities lived in the old worker
+    const r = get().result;
+    if (r?.hasProbabilities) set({ result: { ...r, hasProbabilities: false } });
+    if (error) reportError(error);
+    else if (!plannedRestart) set({ notice: 'The inference worker was restarted: your image, model and results are kept. You can segment again.' });
+  },
+});
+
+/** The inference worker's API: calls wait while a worker (re)starts and fail with a clear error if it dies. */
+export function workerApi(): InferenceRemote {
+  return supervisor.api;
 }
 
 /** Errors from the worker carry 'SegStudioError:code:file' in their name. */
@@ -36,16 +87,13 @@ export function reportError(e: unknown, fallbackFile?: string): void {
 }
 
 export async function init(): Promise<void> {
-  const w = workerApi();
-  let sab: SharedArrayBuffer | undefined;
   if (globalThis.crossOriginIsolated && typeof SharedArrayBuffer !== 'undefined') {
-    sab = new SharedArrayBuffer(4);
-    cancelFlag = new Int32Array(sab);
+    sharedCancel = new SharedArrayBuffer(4);
+    cancelFlag = new Int32Array(sharedCancel);
   }
   try {
-    const runtime = await w.init(sab, get().options.device);
+    await supervisor.ready();
     performance.mark('segstudio:worker-ready');
-    set({ runtime });
   } catch (e) {
     reportError(e);
   }
@@ -66,6 +114,7 @@ export async function loadDemoImage(): Promise<void> {
   set({ job: { ...get().job, state: 'loading', stage: 'loading the demo volume' } });
   try {
     await showLoaded(await workerApi().loadDemoImage());
+    setRestoreSource('image', (w) => w.loadDemoImage());
     performance.mark('segstudio:demo-image-shown');
   } catch (e) {
     reportError(e, 'demo_phantom.nii.gz');
@@ -77,6 +126,7 @@ export async function loadDemoImage(): Promise<void> {
 export async function loadDemoModel(): Promise<boolean> {
   try {
     const model = await workerApi().loadDemoModel();
+    setRestoreSource('model', (w) => w.loadDemoModel());
     performance.mark('segstudio:demo-model-loaded');
     set({ model, options: { ...get().options, folds: [] } });
     void workerApi().prewarm(get().options.device);
@@ -115,7 +165,9 @@ export async function openFiles(files: DroppedFile[]): Promise<void> {
   }
   set({ job: { ...get().job, state: 'loading', stage: `reading ${names}` }, notice: null });
   try {
-    const loaded = await workerApi().loadFiles(images.map((f) => ({ name: f.file.name, data: f.file })));
+    const payload = images.map((f) => ({ name: f.file.name, data: f.file }));
+    const loaded = await workerApi().loadFiles(payload);
+    setRestoreSource('image', (w) => w.loadFiles(payload));
     await showLoaded(loaded);
   } catch (e) {
     reportError(e, names);
@@ -128,7 +180,9 @@ export async function loadModelFiles(files: DroppedFile[]): Promise<void> {
   const label = files.length === 1 ? files[0].path : files[0].path.split('/')[0];
   set({ job: { ...get().job, state: 'loading', stage: `loading model ${label}` }, notice: null });
   try {
-    const model = await workerApi().loadModelFiles(files.map((f) => ({ path: f.path, data: f.file })));
+    const payload = files.map((f) => ({ path: f.path, data: f.file }));
+    const model = await workerApi().loadModelFiles(payload);
+    setRestoreSource('model', (w) => w.loadModelFiles(payload));
     set({ model, options: { ...get().options, folds: [] } });
     void workerApi().prewarm(get().options.device);
     syncLabelTable();
@@ -151,6 +205,18 @@ export async function segment(): Promise<void> {
     if (job.state === 'segmenting') set({ job: { ...job, done: p.done, total: p.total, stage: p.stage } });
   };
   try {
+    if (gpuLostPending && s.options.device !== 'wasm' && gpuRestarts < MAX_GPU_RESTARTS) {
+      // onnxruntime-web keeps the device it started with: a new worker gets a new GPUDevice
+      gpuLostPending = false;
+      gpuRestarts++;
+      set({ job: { ...get().job, stage: 'restarting the inference worker for a new GPU device' } });
+      plannedRestart = true;
+      try {
+        await supervisor.restart('a new GPU device after a device loss');
+      } finally {
+        plannedRestart = false;
+      }
+    }
     const result = await workerApi().segment(s.options, Comlink.proxy(onProgress));
     const key = result.folds.length > 1 ? 'ensemble' : `fold ${result.folds[0]}`;
     variants.set(key, result);
@@ -160,6 +226,17 @@ export async function segment(): Promise<void> {
     }
     showResult(result, key);
     set({ job: { ...get().job, state: 'idle', stage: '', lastMs: performance.now() - startedAt } });
+    if (result.gpuLost) {
+      gpuLostPending = true;
+      if (result.device === 'wasm' && /lost/.test(result.fallbackReason ?? '')) {
+        set({
+          notice:
+            gpuRestarts < MAX_GPU_RESTARTS
+              ? `The GPU device was lost during segmentation: this result was computed on the CPU (WASM). The next WebGPU run restarts the inference worker to get a new GPU device.`
+              : `The GPU device was lost again: this result was computed on the CPU (WASM), which is used from now on (reload the page to retry WebGPU).`,
+        });
+      }
+    }
   } catch (e) {
     set({ job: { ...get().job, state: 'idle', stage: '' } });
     reportError(e, s.image.name);
@@ -401,4 +478,25 @@ export function installTestHook(): void {
     },
   };
   Object.defineProperty(window, '__segstudio', { value: Object.freeze(hook), configurable: false, writable: false });
+  if (new URLSearchParams(location.search).get('testhooks') === '1') installFaultHooks();
+}
+
+/**
+ * Fault-injection hooks for e2e/faults.e2e.ts, only with `?testhooks=1`: `window.__segstudioTest`.
+ * They cause real faults (the worker's real GPUDevice is destroyed; the real worker ends); nothing is mocked.
+ */
+function installFaultHooks(): void {
+  const hooks = {
+    /** destroys the inference worker's GPUDevice; resolves false when it has none */
+    loseGpu: () => workerApi().__testLoseGpu(),
+    /** 'close': the worker ends itself (self.close()); 'terminate': the page terminates it without telling the supervisor */
+    crashWorker: (how: 'close' | 'terminate') => {
+      if (how === 'terminate') return supervisor.terminateForTest();
+      workerApi().__testCrash().catch(() => undefined);
+      return true;
+    },
+    /** how many inference workers were started so far */
+    workerGenerations: () => supervisor.generations,
+  };
+  Object.defineProperty(window, '__segstudioTest', { value: Object.freeze(hooks), configurable: false, writable: false });
 }

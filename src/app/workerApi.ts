@@ -89,6 +89,8 @@ export interface SegmentResult {
   hasProbabilities: boolean;
   /** several folds: each fold's own prediction (labels + stats), next to the ensemble above */
   foldResults?: { fold: number; labels: Uint8Array; stats: LabelStat[] }[];
+  /** the worker's GPUDevice is lost (this run fell back to WASM, or ran there); a new worker gets a new device */
+  gpuLost?: boolean;
 }
 
 export interface ProgressEvent {

@@ -151,6 +151,43 @@ export function gpuIsLost(): boolean {
   return Boolean(gpuState?.lost);
 }
 
+/**
+ * Resolves (never rejects) once the worker's GPUDevice is lost. ORT's WebGPU calls that are in flight when
+ * the device goes away may never settle, so every WebGPU run and read-back is raced against this.
+ */
+function whenGpuLost(fileName: string): { promise: Promise<never>; cancel: () => void } {
+  let off: () => void = () => undefined;
+  const promise = new Promise<never>((_, reject) => {
+    const fail = (reason: string) =>
+      reject(new SegStudioError('webgpu-lost', `the WebGPU device was lost during segmentation (${reason})`, fileName));
+    if (gpuState?.lost) fail(gpuState.lostReason ?? 'unknown');
+    else off = onGpuLost(fail);
+  });
+  promise.catch(() => undefined);
+  return { promise, cancel: () => off() };
+}
+
+async function unlessGpuLost<T>(device: WebDevice, fileName: string, work: Promise<T>): Promise<T> {
+  if (device !== 'webgpu') return work;
+  const lost = whenGpuLost(fileName);
+  try {
+    return await Promise.race([work, lost.promise]);
+  } finally {
+    lost.cancel();
+  }
+}
+
+/**
+ * Test hook (fault-injection e2e only, reached through the worker's `__testLoseGpu`): destroys the worker's
+ * real GPUDevice, so `device.lost` resolves with reason 'destroyed' exactly as on a driver reset or GPU
+ * removal. Returns false when there is no live device.
+ */
+export function destroyGpuForTest(): boolean {
+  if (!gpuState || gpuState.lost) return false;
+  gpuState.device.destroy();
+  return true;
+}
+
 /** ORT WebGPU kernels cannot run 3D ConvTranspose: rewrite kernel == stride ones as Conv + depth-to-space. */
 export function prepareForWebGpu(modelBytes: Uint8Array, fileName: string): { bytes: Uint8Array; rewritten: number } {
   const model = decodeModel(modelBytes, fileName);
@@ -205,8 +242,9 @@ export async function createOrtWebRunner(modelBytes: Uint8Array, opts: OrtWebRun
       const tensor = new ort.Tensor('float32', input, shape);
       let results: OrtTypes.InferenceSession.ReturnType;
       try {
-        results = await session.run({ [inputName]: tensor });
+        results = await unlessGpuLost(opts.device, opts.fileName, session.run({ [inputName]: tensor }));
       } catch (e) {
+        if (e instanceof SegStudioError && e.code === 'webgpu-lost') throw e;
         const msg = (e as Error).message ?? String(e);
         const code = /out of memory|OOM|allocation/i.test(msg) ? 'out-of-memory' : opts.device === 'webgpu' && gpuIsLost() ? 'webgpu-lost' : 'inference';
         throw new SegStudioError(code, `onnxruntime-web (${opts.device}) failed: ${msg}`, opts.fileName);
@@ -215,7 +253,7 @@ export async function createOrtWebRunner(modelBytes: Uint8Array, opts: OrtWebRun
       }
       const out = results[outputName];
       try {
-        const data = (await out.getData()) as Float32Array;
+        const data = (await unlessGpuLost(opts.device, opts.fileName, out.getData())) as Float32Array;
         return { data: data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>), shape: [...out.dims] };
       } finally {
         for (const k of Object.keys(results)) results[k].dispose();
