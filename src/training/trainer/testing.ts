@@ -3,6 +3,8 @@
 import type { Plans } from '../../core/planning/plans.ts';
 import type { TrainingCase } from './trainer.ts';
 import { mulberry32 } from '../../core/util/mulberry32.ts';
+import { writeSegmentation } from '../../core/io/index.ts';
+import { writeFloatNifti } from '../../core/io/nifti.ts';
 
 export interface TinyArch {
   features: number[];
@@ -96,3 +98,31 @@ export function blobCase(id: string, shape: number[], seed: number): TrainingCas
 }
 
 export const TINY_DATASET = { channel_names: { '0': 'MRI' }, labels: { background: 0, ball: 1, slab: 2 } };
+
+/**
+ * A tiny raw nnU-Net dataset in memory (dataset.json, imagesTr/<id>_0000.nii.gz, labelsTr/<id>.nii.gz) made of
+ * blobCase volumes, as a dropped folder would give: path → bytes. Works in Node and in the browser.
+ */
+export function tinyRawDataset(n: number, shape: number[] = [8, 12, 12], seed = 100): Map<string, Uint8Array> {
+  const m = new Map<string, Uint8Array>();
+  m.set(
+    'dataset.json',
+    new TextEncoder().encode(JSON.stringify({ name: 'Tiny', channel_names: { '0': 'MRI' }, labels: { background: 0, ball: 1, slab: 2 }, numTraining: n, file_ending: '.nii.gz' })),
+  );
+  const props = { format: 'nifti' as const, spacing: [1, 1, 1] };
+  for (let k = 0; k < n; k++) {
+    const id = `tiny_${String(k).padStart(3, '0')}`;
+    const c = blobCase(id, shape, seed + k);
+    m.set(`imagesTr/${id}_0000.nii.gz`, writeFloatNifti(c.data, shape, 1, props, `${id}_0000.nii.gz`));
+    m.set(`labelsTr/${id}.nii.gz`, writeSegmentation({ data: Uint8Array.from(c.seg), shape }, props, `${id}.nii.gz`));
+  }
+  return m;
+}
+
+/** tinyPlans with several configurations (each its own architecture), e.g. '2d' and '3d_fullres'. */
+export function tinyMultiPlans(archs: Record<string, TinyArch>): Plans {
+  const names = Object.keys(archs);
+  const base = tinyPlans(archs[names[0]], names[0]);
+  for (const n of names.slice(1)) base.configurations[n] = tinyPlans(archs[n], n).configurations[n];
+  return base;
+}
