@@ -3,30 +3,10 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
+import { securityHeaders } from './src/app/securityHeaders.ts';
 
-// Cross-origin isolation (COOP/COEP) lets onnxruntime-web use WASM threads; the CSP keeps every request on
-// our own origin (no CDN, no egress). 'wasm-unsafe-eval' is required to compile WebAssembly.
-export const securityHeaders: Record<string, string> = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-  'Content-Security-Policy': [
-    "default-src 'self'",
-    "script-src 'self' 'wasm-unsafe-eval'",
-    "worker-src 'self' blob:",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob:",
-    "connect-src 'self' blob: data:",
-    "font-src 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-    "manifest-src 'self'",
-  ].join('; '),
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
-};
+// COOP/COEP/CORP/CSP for dev and preview: one definition shared with public/_headers and docs/deploy.md.
+export { securityHeaders };
 
 function headersPlugin(): Plugin {
   return {
@@ -94,7 +74,8 @@ function precachePlugin(): Plugin {
       outDir = path.resolve(c.root, c.build.outDir);
     },
     closeBundle() {
-      const files = listFiles(outDir).filter((f) => f !== 'precache.json' && f !== 'sw.js' && !f.endsWith('.map'));
+      // _headers is read by the static host (Netlify, Cloudflare Pages) and not served: never precache it
+      const files = listFiles(outDir).filter((f) => f !== 'precache.json' && f !== 'sw.js' && f !== '_headers' && !f.endsWith('.map'));
       const hash = createHash('sha256');
       for (const f of files.sort()) {
         const full = path.join(outDir, f);
