@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { DropZone } from './components/DropZone.tsx';
+import { SeriesPicker } from './components/SeriesPicker.tsx';
 import { ErrorBanner } from './components/ErrorBanner.tsx';
 import { ModelPanel } from './components/ModelPanel.tsx';
 import { ResultsPanel } from './components/ResultsPanel.tsx';
@@ -16,6 +17,7 @@ export function App(): ReactNode {
   const busy = useApp((s) => s.job.state !== 'idle');
   const page = useApp((s) => s.page);
   const fileInput = useRef<HTMLInputElement>(null);
+  const folderInput = useRef<HTMLInputElement>(null);
   const [, force] = useState(0);
 
   useEffect(() => {
@@ -76,8 +78,23 @@ export function App(): ReactNode {
             data-testid="file-input"
             type="file"
             multiple
-            accept=".nii,.gz,.png,.onnx,.json,.zip"
+            accept=".nii,.gz,.png,.onnx,.json,.zip,.dcm"
             hidden
+            onChange={(e) => {
+              pick(e.target.files);
+              e.target.value = '';
+            }}
+          />
+          <button type="button" className="btn" onClick={() => folderInput.current?.click()} title="Open a folder: DICOM series, an nnU-Net case or a model bundle">
+            Open folder…
+          </button>
+          <input
+            ref={folderInput}
+            data-testid="folder-input"
+            type="file"
+            multiple
+            hidden
+            {...{ webkitdirectory: '' }}
             onChange={(e) => {
               pick(e.target.files);
               e.target.value = '';
@@ -108,6 +125,7 @@ export function App(): ReactNode {
         <span>Research software · not for clinical use</span>
       </footer>
       <DropZone />
+      <SeriesPicker />
     </div>
   );
 }

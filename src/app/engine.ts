@@ -3,6 +3,7 @@ import * as Comlink from 'comlink';
 import type { InferenceApi } from '../../workers/inference.worker.ts';
 import { get, pushError, set, setView, store, type AppState, type ResultState } from './store.ts';
 import { viewer } from './viewer.ts';
+import { classifyDicomDrop, importDicom } from './dicom.ts';
 import type { DeviceChoice, DownloadFile, LoadedImage, ProgressEvent, SegmentResult } from './workerApi.ts';
 import { WorkerSupervisor, watchLifeLock } from './runtime/supervisor.ts';
 
@@ -156,6 +157,8 @@ export function classifyDrop(files: DroppedFile[]): 'model' | 'image' {
 
 export async function openFiles(files: DroppedFile[]): Promise<void> {
   if (files.length === 0) return;
+  // a folder of DICOM files or a zip of them: converted with dcm2niix first (src/app/dicom.ts)
+  if ((await classifyDicomDrop(files)) === 'dicom') return importDicom(files);
   if (classifyDrop(files) === 'model') return loadModelFiles(files);
   const images = files.filter((f) => !/(^|\/)\.|\.json$|\.txt$|\.md$/i.test(f.path));
   const names = images.map((f) => f.file.name).join(', ');
