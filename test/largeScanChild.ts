@@ -14,7 +14,7 @@
 import os from 'node:os';
 import { readImageFile } from '../src/core/io/files.ts';
 import { createBundle, loadBundle } from '../src/core/inference/bundle.ts';
-import { formatBytes, memoryBudget, type PredictionEstimate } from '../src/core/inference/memory.ts';
+import { formatBytes, measureThroughput, memoryBudget, networkCost, type PredictionEstimate } from '../src/core/inference/memory.ts';
 import { predictCase } from '../src/core/inference/predictor.ts';
 import { buildPointwiseOnnx, syntheticPlans } from '../src/core/inference/syntheticModels.ts';
 import { createOrtNodeRunner } from '../src/node/ortNodeRunner.ts';
@@ -141,8 +141,8 @@ export async function runLargeScan(p: LargeScanParams): Promise<LargeScanReport>
   const bundle = await loadBundle(files, 'ct-pointwise');
   const runner = await createOrtNodeRunner(bundle.networks[0].bytes, { device: 'cpu', threads: p.threads ?? 2, fileName: 'fold_0.onnx' });
   try {
-    // one warm-up run so onnxruntime's kernels and arena are part of the baseline
-    await runner.run(new Float32Array(patch.reduce((a, b) => a * b, 1)), [1, 1, ...patch]);
+    // a warm-up run (onnxruntime's kernels and arena become part of the baseline) and one timed run: the throughput
+    const { flopsPerSecond } = await measureThroughput(runner, [1, 1, ...patch], networkCost(bundle.networks[0].bytes).flopsPerVoxel, 1);
     const baselineRss = process.memoryUsage().rss;
     const tg = performance.now();
     let nifti: Uint8Array | null = phantomNifti(p.shape, spacing);
@@ -171,6 +171,7 @@ export async function runLargeScan(p: LargeScanParams): Promise<LargeScanReport>
         lowMemory: p.lowMemory,
         memoryBudget: budget,
         baselineBytes: baselineRss,
+        flopsPerSecond,
         environment: 'node',
         onEstimate: (e) => (estimate = e),
         onProgress: sample,
