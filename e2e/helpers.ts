@@ -45,6 +45,8 @@ export interface EgressLog {
   websockets: string[];
   /** CSP violations seen in console messages: attempts the browser refused */
   blocked: string[];
+  /** response headers of every document and worker script (lower-case names), to check COOP/COEP/CSP */
+  documents: { url: string; resourceType: string; headers: Record<string, string> }[];
   /** requests and WebSockets whose URL is not on `origin` (blob: and data: URLs are local) */
   offOrigin(): string[];
 }
@@ -75,11 +77,16 @@ export function recordEgress(context: BrowserContext, origin: string): EgressLog
     requests: [],
     websockets: [],
     blocked: [],
+    documents: [],
     offOrigin: () => [...log.requests.map((r) => r.url), ...log.websockets].filter((u) => !isLocalUrl(u, origin)),
   };
   context.on('request', (r) =>
     log.requests.push({ url: r.url(), method: r.method(), resourceType: r.resourceType(), from: r.serviceWorker() ? 'service-worker' : 'page' }),
   );
+  context.on('response', (r) => {
+    const t = r.request().resourceType();
+    if (t === 'document' || (t === 'script' && /worker/i.test(r.url()))) log.documents.push({ url: r.url(), resourceType: t, headers: r.headers() });
+  });
   for (const p of context.pages()) watchPageConsole(p, log);
   context.on('page', (p) => watchPageConsole(p, log));
   return log;
