@@ -5,6 +5,7 @@
 // same NIfTI dcm2niix gives in Node) with the labels `segstudio predict` gives on it. No request leaves the
 // origin; dcm2niix's files come from our own origin.
 import fs from 'node:fs';
+import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { makePhantom } from '../src/core/demo/phantom.ts';
@@ -127,6 +128,27 @@ describe('DICOM import in Chromium', () => {
     expect(s.errors[0].message).toMatch(/IM0001, IM0002\.dcm: no DICOM images found/);
     expect(s.errors[0].message).toMatch(/IM0002\.dcm: not a DICOM file/);
     expect(s.image?.name).toBeTruthy(); // the previous image stays
+  });
+
+  it('offline (service worker): a zip with one series converts and opens directly', async () => {
+    const ctx = await openApp(browser, baseUrl, { serviceWorkers: 'allow' });
+    try {
+      await ctx.page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 120_000 });
+      await ctx.page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+      await ctx.context.setOffline(true);
+      await ctx.page.reload();
+      await waitForState(ctx.page, (s) => Boolean(s.image?.isDemo && s.runtime), 'the app after the offline reload');
+      const zip = zipSync(Object.fromEntries(ct.files.map((f) => [`HeadCT/${f.name}`, f.bytes])));
+      await dropFiles(ctx.page, [{ name: 'head_ct.zip', bytes: zip, type: 'application/zip' }]);
+      const s = await waitForState(ctx.page, (x) => x.image?.name === '5_Head_CT.nii' || x.errors.length > 0, 'the converted CT from the zip');
+      expect(s.errors).toEqual([]);
+      expect(s.image!.shape).toEqual([1, 6, 20, 24]);
+      expect(s.image!.looksLikeCt).toBe(true);
+      expect(await ctx.page.locator('[data-testid=dicom-picker]').count()).toBe(0);
+      expect(ctx.requests.filter((u) => !u.startsWith('blob:') && !u.startsWith('data:') && new URL(u).origin !== origin)).toEqual([]);
+    } finally {
+      await ctx.context.close();
+    }
   });
 
   it('cancel stops a running conversion', async () => {
