@@ -1,98 +1,60 @@
-// The training worker: a thin comlink facade over the trainer (src/training/trainer). The page (src/app) owns
-// the UI; everything heavy (preprocessing, WebGPU training, checkpoints to OPFS/IndexedDB, ONNX export)
-// happens here. API (all methods async through comlink; see docs/training.md):
+// The training worker: a thin comlink facade over TrainingSession and the stored-run workflow
+// (src/training/workflow: pure TypeScript, covered by Node tests). Storage: OPFS segstudio/ (IndexedDB
+// fallback): datasets/<id>/ (the dropped raw dataset), training/<runId>/ (run.json, plans.json, dataset.json,
+// checkpoints, training_log.txt, progress.svg, validation/CASE<ending> + CASE.npz + summary.json),
+// crossval/ (result.json, postprocessing.json, <model>/crossval_results_folds_…/summary.json).
+//
+// API (every method async through comlink; details in docs/training.md):
 //
 //   const api = Comlink.wrap<TrainingWorkerApi>(new Worker(new URL('../workers/training.worker.ts', import.meta.url), { type: 'module' }));
-//   await api.start({ runId, plans, configuration: '3d_fullres', fold: 0, dataset: { files }, options: { numEpochs: 50 } },
-//                   Comlink.proxy((e) => chart.push(e)));      // resolves once training has started
-//   await api.pause(); await api.resume(); await api.stop();  // cooperative, between iterations
-//   const result = await api.wait();                          // 'finished' | 'stopped'
-//   const zip = await api.exportBundle();                     // model bundle .zip bytes (transferred)
-//   // after a reload: the same start(...) call with resume: true continues from checkpoint_latest in OPFS
+//   // train one fold; the dropped files are verified (errors refuse: SegStudioError 'dataset-invalid') and
+//   // stored under a dataset id (info.datasetId) so a reload resumes without dropping again
+//   const info = await api.start({ runId, plans, configuration: '3d_fullres', fold: 0, dataset: { files, splits? },
+//                                  options: { numEpochs: 50 }, backend: 'auto' }, Comlink.proxy((e) => chart.push(e)));
+//   await api.pause(); await api.resume(); await api.stop();   // cooperative, between iterations
+//   const result = await api.wait();                           // training, then the fold's validation (npz)
+//   // after a reload: continue from checkpoint_latest with only the ids (plans and dataset.json are stored)
+//   await api.start({ runId, configuration, fold, dataset: { datasetId }, resume: true }, Comlink.proxy(onEvent));
+//   await api.status();                  // {state ('validating' too), runId, epoch, log, bestEma, backend}
+//   await api.listRuns();                // RunInfo[]: runId, datasetId, configuration, fold, status, epoch, numEpochs, log, checkpoints, validation
+//   await api.deleteRun(runId); await api.listDatasets(); await api.deleteDataset(id); await api.storeDataset(files)
+//   const cv = await api.crossValidation({ runs?: [...runIds], allowEnsembles? }, Comlink.proxy(onProgress?));
+//   const best = await api.exportBest();  // {identifier, files: [{name: '<model>.zip', bytes}] (+ postprocessing.json for an ensemble)}
+//   const zip = await api.exportBundle({ runId?, checkpoint? });   // one run's bundle .zip
+//   await api.savedCheckpoint(runId);    // {name, epoch}: what a resume would continue from
+//   await api.testDestroyDevice();       // fault injection (e2e): destroys the active run's GPUDevice
 import * as Comlink from 'comlink';
-import { SegStudioError, isSegStudioError } from '../src/core/errors.ts';
+import { isSegStudioError } from '../src/core/errors.ts';
 import { readImageFile } from '../src/core/io/index.ts';
-import { bundleToZip } from '../src/core/inference/bundle.ts';
-import { memoryDatasetFiles } from '../src/core/planning/dataset.ts';
-import type { Plans } from '../src/core/planning/plans.ts';
-import type { Split } from '../src/training/data/splits.ts';
-import type { Backend } from '../src/training/engine/backend.ts';
 import { selectBrowserBackend } from '../src/training/engine/browserBackend.ts';
-import type { BackendKind, BackendPreference } from '../src/training/engine/selectBackend.ts';
+import type { BackendPreference } from '../src/training/engine/selectBackend.ts';
 import type { OrtLike } from '../src/training/kernels/fast-cpu/fastCpuBackend.ts';
-import { loadOrt } from '../src/app/runtime/ortWebRunner.ts';
+import { createOrtWebRunner, loadOrt } from '../src/app/runtime/ortWebRunner.ts';
 import { loadCheckpoint, newestCheckpoint, type CheckpointName } from '../src/training/trainer/checkpoint.ts';
-import { foldSplit, openRawDataset, preprocessTrainingCases } from '../src/training/trainer/dataset.ts';
-import { bundleFromCheckpoints } from '../src/training/trainer/exportOnnx.ts';
 import type { TrainingLogData } from '../src/training/trainer/log.ts';
-import { openBrowserTrainerStorage } from '../src/training/trainer/opfsStorage.ts';
-import type { TrainerStorage } from '../src/training/trainer/storage.ts';
-import {
-  Trainer,
-  type TrainerDatasetJson,
-  type TrainerEvent,
-  type TrainerOptions,
-  type TrainerResult,
-  type TrainerState,
-  type TrainingCase,
-} from '../src/training/trainer/trainer.ts';
+import { openBrowserStorageRoot } from '../src/training/trainer/opfsStorage.ts';
+import type { TrainerEvent, TrainerResult, TrainerState } from '../src/training/trainer/trainer.ts';
+import type { StorageRoot } from '../src/training/workflow/storageRoot.ts';
+import { crossValidation, exportBest, type CrossValidationResult, type ExportedBest } from '../src/training/workflow/crossValidation.ts';
+import { deleteDataset, listDatasets, saveDataset, type StoredDatasetInfo } from '../src/training/workflow/datasetStore.ts';
+import { deleteRun, listRuns, runFolder, type RunInfo } from '../src/training/workflow/runs.ts';
+import { TrainingSession, type SessionStatus, type TrainingStartConfig, type TrainingStartInfo, type TrainingWorkerEvent } from '../src/training/workflow/session.ts';
+import type { ProgressFn } from '../src/core/types.ts';
 
-export type { TrainerEvent, TrainerResult, TrainerState, TrainingLogData };
-
-/** Extra events of the worker (preprocessing progress, backend choice) besides the trainer's own. */
-export type TrainingWorkerEvent =
-  | TrainerEvent
-  | { type: 'preprocess'; done: number; total: number }
-  | { type: 'backend'; backend: string; kind: BackendKind; reason: string };
-
-export interface TrainingStartConfig {
-  /** names the run's storage folder: OPFS segstudio/training/<runId> (IndexedDB fallback) */
-  runId: string;
-  plans: Plans;
-  configuration: string;
-  fold: number | 'all';
-  /**
-   * the raw dataset (file name → bytes relative to the dataset root: dataset.json, imagesTr/…, labelsTr/…),
-   * or already preprocessed cases with dataset.json and the fold's split
-   */
-  dataset:
-    | { files: Record<string, Uint8Array> | Map<string, Uint8Array>; splits?: Split[] }
-    | { preprocessed: { datasetJson: TrainerDatasetJson; train: TrainingCase[]; val: TrainingCase[] } };
-  options?: Partial<TrainerOptions>;
-  /**
-   * 'auto' (default): WebGPU on a hardware adapter, else the fast CPU backend (onnxruntime-web WASM
-   * convolutions); 'webgpu' / 'cpu' force one, 'cpu-reference' is the slow TypeScript reference (debugging).
-   */
-  backend?: BackendPreference;
-  /** continue from the newest checkpoint in the run's storage (final → latest → best) */
-  resume?: boolean;
-}
-
-export interface TrainingStartInfo {
-  backend: string;
-  backendKind: BackendKind;
-  backendReason: string;
-  /** epoch the run starts at (> 0 when resumed) */
-  epoch: number;
-  resumedFrom: CheckpointName | null;
-  trainCases: string[];
-  valCases: string[];
-  storage: string;
-}
-
-interface Session {
-  trainer: Trainer;
-  backend: Backend;
-  backendKind: BackendKind;
-  backendReason: string;
-  storage: TrainerStorage;
-  plans: Plans;
-  datasetJson: TrainerDatasetJson;
-  fold: number | 'all';
-  running: Promise<TrainerResult> | null;
-}
-
-let S: Session | null = null;
+export type {
+  CrossValidationResult,
+  ExportedBest,
+  RunInfo,
+  SessionStatus,
+  StoredDatasetInfo,
+  TrainerEvent,
+  TrainerResult,
+  TrainerState,
+  TrainingLogData,
+  TrainingStartConfig,
+  TrainingStartInfo,
+  TrainingWorkerEvent,
+};
 
 function wrapError(e: unknown): Error {
   if (isSegStudioError(e)) {
@@ -111,156 +73,129 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-// Backend selection: src/training/engine/browserBackend.ts (issue 8), onnxruntime-web's WASM build from /ort/.
-function pickBackend(prefer: BackendPreference) {
-  return selectBrowserBackend(prefer, { loadOrt: async () => (await loadOrt('wasm')) as unknown as OrtLike });
-}
+let rootP: Promise<StorageRoot> | null = null;
+const root = (): Promise<StorageRoot> => (rootP ??= openBrowserStorageRoot('segstudio'));
+let sessionP: Promise<TrainingSession> | null = null;
+const session = (): Promise<TrainingSession> =>
+  (sessionP ??= root().then(
+    (r) =>
+      new TrainingSession({
+        root: r,
+        readImage: readImageFile,
+        // backend selection: src/training/engine/browserBackend.ts (issue 8), onnxruntime-web's WASM build from /ort/
+        pickBackend: (prefer: BackendPreference) => selectBrowserBackend(prefer, { loadOrt: async () => (await loadOrt('wasm')) as unknown as OrtLike }),
+        // the fold's validation runs the exported network on onnxruntime-web (WASM: it does not compete with the
+        // training backend for the GPU device)
+        createRunner: (onnx, fileName) => createOrtWebRunner(onnx, { device: 'wasm', fileName }),
+      }),
+  ));
 
 const api = {
   /** Prepares data, builds the trainer (optionally resuming) and starts training in the background. */
   async start(config: TrainingStartConfig, onEvent?: (e: TrainingWorkerEvent) => void): Promise<TrainingStartInfo> {
-    return guarded(async () => {
-      if (S?.running) throw new SegStudioError('training', 'a training run is already active in this worker (stop it first)');
-      if (S) {
-        S.trainer.dispose();
-        S.backend.dispose();
-        S = null;
-      }
-      const emit = (e: TrainingWorkerEvent) => {
-        try {
-          onEvent?.(e);
-        } catch {
-          /* a closed page must not stop training */
-        }
-      };
-      let datasetJson: TrainerDatasetJson;
-      let train: TrainingCase[];
-      let val: TrainingCase[];
-      if ('preprocessed' in config.dataset) {
-        ({ datasetJson, train, val } = config.dataset.preprocessed);
-      } else {
-        const entries = config.dataset.files instanceof Map ? config.dataset.files : new Map(Object.entries(config.dataset.files));
-        const files = memoryDatasetFiles(entries);
-        const raw = await openRawDataset(files);
-        datasetJson = raw.dataset;
-        const split = foldSplit(raw.cases.map((c) => c.id), config.fold, config.dataset.splits);
-        const byId = new Map(raw.cases.map((c) => [c.id, c]));
-        const ids = [...new Set([...split.train, ...split.val])].sort();
-        for (const id of ids) if (!byId.has(id)) throw new SegStudioError('splits', `case ${id} of the split is not in the dataset`);
-        const pre = await preprocessTrainingCases(files, ids.map((id) => byId.get(id)!), config.plans, config.configuration, readImageFile, {
-          onProgress: (done, total) => emit({ type: 'preprocess', done, total }),
-        });
-        const m = new Map(pre.map((c) => [c.id, c]));
-        train = split.train.map((id) => m.get(id)!);
-        val = split.val.map((id) => m.get(id)!);
-      }
-      const { backend, kind, reason } = await pickBackend(config.backend ?? 'auto');
-      emit({ type: 'backend', backend: backend.name, kind, reason });
-      const storage = await openBrowserTrainerStorage(`segstudio/training/${config.runId}`);
-      const trainer = await Trainer.create({
-        backend,
-        plans: config.plans,
-        configuration: config.configuration,
-        dataset: datasetJson,
-        fold: config.fold,
-        trainCases: train,
-        valCases: val,
-        storage,
-        options: config.options,
-        onEvent: emit,
-      });
-      const resumedFrom = config.resume ? await trainer.restore('auto') : null;
-      S = { trainer, backend, backendKind: kind, backendReason: reason, storage, plans: config.plans, datasetJson, fold: config.fold, running: null };
-      const session = S;
-      session.running = trainer.run().finally(() => {
-        session.running = null;
-      });
-      session.running.catch(() => {});
-      return {
-        backend: backend.name,
-        backendKind: kind,
-        backendReason: reason,
-        epoch: trainer.currentEpoch,
-        resumedFrom,
-        trainCases: train.map((c) => c.id),
-        valCases: val.map((c) => c.id),
-        storage: storage.location,
-      };
-    });
+    return guarded(async () => (await session()).start(config, onEvent));
   },
 
-  /** Resolves when the current run ends ('finished' or 'stopped'); rejects with the run's error. */
+  /** Resolves when the current run ends (training, then its validation); rejects with the run's error. */
   async wait(): Promise<TrainerResult> {
-    return guarded(async () => {
-      if (!S) throw new SegStudioError('training', 'no training run in this worker');
-      if (S.running) return S.running;
-      return { status: S.trainer.state === 'finished' ? 'finished' : 'stopped', epoch: S.trainer.currentEpoch, log: S.trainer.trainingLog, bestEma: S.trainer.bestEmaFgDice };
-    });
+    return guarded(async () => (await session()).wait());
   },
 
   async pause(): Promise<void> {
-    S?.trainer.pause();
+    (await session()).pause();
   },
   async resume(): Promise<void> {
-    S?.trainer.resume();
+    (await session()).resume();
   },
   /** Stops after the current iteration (the last checkpoint_latest is what a later resume continues from). */
   async stop(): Promise<void> {
-    S?.trainer.stop();
-    await S?.running?.catch(() => {});
+    await (await session()).stop();
   },
 
-  async status(): Promise<{
-    state: TrainerState | 'none';
-    epoch: number;
-    log: TrainingLogData | null;
-    bestEma: number | null;
-    /** the run's backend and why it was chosen (null before the first start) */
-    backend: { name: string; kind: BackendKind; reason: string } | null;
-  }> {
-    if (!S) return { state: 'none', epoch: 0, log: null, bestEma: null, backend: null };
-    return {
-      state: S.trainer.state,
-      epoch: S.trainer.currentEpoch,
-      log: S.trainer.trainingLog,
-      bestEma: S.trainer.bestEmaFgDice,
-      backend: { name: S.backend.name, kind: S.backendKind, reason: S.backendReason },
-    };
+  async status(): Promise<SessionStatus> {
+    return (await session()).status();
   },
 
   /** Which checkpoint a run's storage holds (final → latest → best), without starting anything. */
   async savedCheckpoint(runId: string): Promise<{ name: CheckpointName | null; epoch: number | null }> {
     return guarded(async () => {
-      const st = await openBrowserTrainerStorage(`segstudio/training/${runId}`);
+      const st = await (await root()).folder(runFolder(runId));
       const name = await newestCheckpoint(st);
       return { name, epoch: name ? (await loadCheckpoint(st, name)).meta.current_epoch : null };
     });
   },
 
-  /**
-   * Model bundle .zip of the current (or last) run from a stored checkpoint (default final, else the newest),
-   * loadable by the Segment view and `segstudio predict`. The bytes are transferred, not copied.
-   */
-  async exportBundle(opts: { checkpoint?: CheckpointName } = {}): Promise<Uint8Array> {
+  /** Model bundle .zip of a run (default: the current or last one) from a stored checkpoint (default final, else the newest). */
+  async exportBundle(opts: { runId?: string; checkpoint?: CheckpointName } = {}): Promise<Uint8Array> {
     return guarded(async () => {
-      if (!S) throw new SegStudioError('training', 'no training run to export');
-      const name = opts.checkpoint ?? (await newestCheckpoint(S.storage));
-      if (!name) throw new SegStudioError('export', 'no checkpoint saved yet (finish at least one epoch)', S.storage.location);
-      const ck = await loadCheckpoint(S.storage, name);
-      const files = await bundleFromCheckpoints([{ fold: S.fold === 'all' ? 0 : S.fold, checkpoint: ck }], S.plans, S.datasetJson as never);
-      const zip = bundleToZip(files);
+      const zip = await (await session()).exportBundle(opts);
       return Comlink.transfer(zip, [zip.buffer as ArrayBuffer]);
     });
   },
 
+  /** Every stored run: configuration, fold, status, epoch, numEpochs, log, checkpoints, validation summary. */
+  async listRuns(): Promise<RunInfo[]> {
+    return guarded(async () => listRuns(await root()));
+  },
+
+  /** Deletes a run's folder (checkpoints, validation); refused while it trains. */
+  async deleteRun(runId: string): Promise<void> {
+    return guarded(async () => {
+      (await session()).assertNotActive(runId);
+      await deleteRun(await root(), runId);
+    });
+  },
+
+  /** Stores a raw dataset (path → bytes) without training; a stored copy with the same files is reused. */
+  async storeDataset(files: Record<string, Uint8Array> | Map<string, Uint8Array>, opts: { id?: string; source?: string } = {}): Promise<StoredDatasetInfo> {
+    return guarded(async () => saveDataset(await root(), files instanceof Map ? files : new Map(Object.entries(files)), opts));
+  },
+  async listDatasets(): Promise<StoredDatasetInfo[]> {
+    return guarded(async () => listDatasets(await root()));
+  },
+  async deleteDataset(id: string): Promise<void> {
+    return guarded(async () => deleteDataset(await root(), id));
+  },
+
+  /**
+   * Cross-validation over stored runs (default: every validated run): per-configuration summary.json,
+   * per-label Dice per fold, find-best among configurations and pairwise ensembles, postprocessing.
+   */
+  async crossValidation(opts: { runs?: string[]; allowEnsembles?: boolean } = {}, onProgress?: ProgressFn): Promise<CrossValidationResult> {
+    return guarded(async () =>
+      crossValidation(await root(), {
+        ...opts,
+        readImage: readImageFile,
+        onProgress: (d, t, s) => {
+          try {
+            onProgress?.(d, t, s);
+          } catch {
+            /* page gone */
+          }
+        },
+      }),
+    );
+  },
+
+  /** The winner of the last crossValidation: bundle zip(s), postprocessing.json inside (or beside, for an ensemble). */
+  async exportBest(): Promise<ExportedBest> {
+    return guarded(async () => {
+      const r = await exportBest(await root());
+      return Comlink.transfer(r, r.files.map((f) => f.bytes.buffer as ArrayBuffer));
+    });
+  },
+
+  /** Fault injection for the e2e tests: destroys the active run's GPUDevice (false when it has none). */
+  async testDestroyDevice(): Promise<boolean> {
+    const b = (await session()).activeBackend as { device?: GPUDevice } | null;
+    if (!b?.device) return false;
+    b.device.destroy();
+    return true;
+  },
+
   /** Frees the network and the GPU device. */
   async dispose(): Promise<void> {
-    if (!S) return;
-    S.trainer.stop();
-    await S.running?.catch(() => {});
-    S.trainer.dispose();
-    S.backend.dispose();
-    S = null;
+    if (sessionP) await (await sessionP).dispose();
   },
 };
 

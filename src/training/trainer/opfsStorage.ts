@@ -5,12 +5,17 @@
 // Quota problems surface as SegStudioError('storage-quota') naming the file.
 import { SegStudioError } from '../../core/errors.ts';
 import type { TrainerStorage } from './storage.ts';
+import { joinFolder, type StorageRoot } from '../workflow/storageRoot.ts';
 
 function quotaError(e: unknown, where: string): SegStudioError {
   const name = (e as { name?: string })?.name ?? '';
   const msg = e instanceof Error ? e.message : String(e);
   if (name === 'QuotaExceededError' || /quota/i.test(msg))
-    return new SegStudioError('storage-quota', 'browser storage is full (free space or allow more storage for this site)', where);
+    return new SegStudioError(
+      'storage-quota',
+      'browser storage is full: delete old training runs or datasets in the Train view, free disk space, or allow this site more storage',
+      where,
+    );
   return new SegStudioError('storage', `cannot write (${name || msg})`, where);
 }
 
@@ -145,4 +150,121 @@ export async function openBrowserTrainerStorage(path: string): Promise<TrainerSt
   }
   if (typeof indexedDB === 'undefined') throw new SegStudioError('storage', 'neither OPFS nor IndexedDB is available for training checkpoints');
   return IndexedDbStorage.open(path);
+}
+
+async function storageEstimate(): Promise<{ usage: number; quota: number } | null> {
+  try {
+    const e = await (globalThis.navigator as Navigator).storage.estimate();
+    return { usage: e.usage ?? 0, quota: e.quota ?? 0 };
+  } catch {
+    return null;
+  }
+}
+
+/** A folder tree in OPFS below `base` ('segstudio'): the training workflow's StorageRoot. */
+export class OpfsRoot implements StorageRoot {
+  readonly location: string;
+  constructor(readonly base: string) {
+    this.location = `OPFS:/${base}`;
+  }
+  folder(path: string): Promise<TrainerStorage> {
+    return OpfsStorage.open(joinFolder(this.base, path));
+  }
+  private async dir(path: string): Promise<FileSystemDirectoryHandle | null> {
+    let d = await (globalThis.navigator as Navigator).storage.getDirectory();
+    for (const part of joinFolder(this.base, path).split('/').filter(Boolean)) {
+      try {
+        d = await d.getDirectoryHandle(part);
+      } catch {
+        return null;
+      }
+    }
+    return d;
+  }
+  async list(path: string): Promise<{ files: string[]; folders: string[] }> {
+    const d = await this.dir(path);
+    const files: string[] = [];
+    const folders: string[] = [];
+    if (!d) return { files, folders };
+    for await (const [name, h] of (d as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
+      if (h.kind === 'directory') folders.push(name);
+      else if (!name.endsWith('.crswap')) files.push(name);
+    }
+    return { files: files.sort(), folders: folders.sort() };
+  }
+  async removeFolder(path: string): Promise<void> {
+    const full = joinFolder(this.base, path);
+    const parts = full.split('/');
+    const name = parts.pop()!;
+    const parent = await this.dir(parts.slice(this.base.split('/').filter(Boolean).length).join('/'));
+    await parent?.removeEntry(name, { recursive: true }).catch(() => {});
+  }
+  estimate(): Promise<{ usage: number; quota: number } | null> {
+    return storageEstimate();
+  }
+}
+
+/** The IndexedDB fallback of OpfsRoot: keys '<base>/<folder>/<file>' in one object store. */
+export class IndexedDbRoot implements StorageRoot {
+  readonly location: string;
+  constructor(readonly base: string) {
+    this.location = `IndexedDB:/${base}`;
+  }
+  folder(path: string): Promise<TrainerStorage> {
+    return IndexedDbStorage.open(joinFolder(this.base, path));
+  }
+  private async keys(path: string): Promise<string[]> {
+    const open = indexedDB.open(DB_NAME, 1);
+    open.onupgradeneeded = () => {
+      if (!open.result.objectStoreNames.contains(STORE)) open.result.createObjectStore(STORE);
+    };
+    const db = await req(open);
+    const pre = `${joinFolder(this.base, path)}/`;
+    const t = db.transaction(STORE, 'readonly');
+    const all = (await req(t.objectStore(STORE).getAllKeys(IDBKeyRange.bound(pre, `${pre}\uffff`)))) as string[];
+    db.close();
+    return all.map((k) => k.slice(pre.length));
+  }
+  async list(path: string): Promise<{ files: string[]; folders: string[] }> {
+    const files = new Set<string>();
+    const folders = new Set<string>();
+    for (const k of await this.keys(path)) {
+      const i = k.indexOf('/');
+      if (i < 0) files.add(k);
+      else folders.add(k.slice(0, i));
+    }
+    return { files: [...files].sort(), folders: [...folders].sort() };
+  }
+  async removeFolder(path: string): Promise<void> {
+    const pre = joinFolder(this.base, path);
+    const names = await this.keys(path);
+    const dirs = new Map<string, string[]>();
+    for (const k of names) {
+      const i = k.lastIndexOf('/');
+      const dir = i < 0 ? pre : `${pre}/${k.slice(0, i)}`;
+      dirs.set(dir, [...(dirs.get(dir) ?? []), i < 0 ? k : k.slice(i + 1)]);
+    }
+    for (const [dir, files] of dirs) {
+      const st = await IndexedDbStorage.open(dir);
+      for (const f of files) await st.remove(f);
+    }
+  }
+  estimate(): Promise<{ usage: number; quota: number } | null> {
+    return storageEstimate();
+  }
+}
+
+/** OPFS below `base` when the browser has it, else IndexedDB. */
+export async function openBrowserStorageRoot(base = 'segstudio'): Promise<StorageRoot> {
+  const nav = (globalThis as { navigator?: Navigator }).navigator;
+  if (nav?.storage && typeof nav.storage.getDirectory === 'function') {
+    try {
+      await nav.storage.getDirectory();
+      return new OpfsRoot(base);
+    } catch {
+      /* OPFS refused (e.g. private mode): fall through */
+    }
+  }
+  if (typeof indexedDB === 'undefined') throw new SegStudioError('storage', 'neither OPFS nor IndexedDB is available to keep training runs');
+  return new IndexedDbRoot(base);
 }

@@ -1,8 +1,9 @@
 // Dropped raw datasets kept in the page's storage (OPFS / IndexedDB) under a dataset id, so a training run
-// resumes after a reload (or a killed tab) without dropping the folder again. Layout below the root:
-//   datasets/<id>/files/<encoded path>   every file of the raw dataset (path '/' encoded as %2F)
-//   datasets/<id>/dataset-info.json      {id, name, files: [paths], bytes, savedAt}; written last, so a
-//                                        dataset whose copy was interrupted is not listed (and is rewritten)
+// resumes after a reload (or a killed tab) without dropping the folder again. Layout below the root (the
+// same as the Train view's planning worker writes, src/app/train/datasetStore.ts, so both read each other's):
+//   datasets/<id>/<path>                              every file of the raw dataset (dataset.json, imagesTr/…)
+//   datasets/<id>/segstudio-dataset-index.json        {id, name, source, files: [paths], bytes, createdAt};
+//                                                     written last: an interrupted copy is not listed
 import { SegStudioError } from '../../core/errors.ts';
 import { sha256HexAsync } from '../trainer/checkpoint.ts';
 import { bytesText, textBytes } from '../trainer/storage.ts';
@@ -14,67 +15,102 @@ export interface StoredDatasetInfo {
   id: string;
   /** dataset.json "name", else the id */
   name: string;
+  /** where it came from (the dropped folder or zip name), informational */
+  source: string;
   /** file paths relative to the dataset root ('dataset.json', 'imagesTr/…', 'labelsTr/…') */
   files: string[];
   bytes: number;
-  savedAt: number;
+  createdAt: number;
 }
 
-const INFO = 'dataset-info.json';
+export const DATASET_INDEX = 'segstudio-dataset-index.json';
 const norm = (p: string) => p.replace(/^\.?\/+/, '').replace(/\/+/g, '/').replace(/\/$/, '');
-const encodeName = (p: string) => encodeURIComponent(p);
+
+function splitPath(p: string): { dir: string; name: string } {
+  const parts = norm(p).split('/');
+  const name = parts.pop()!;
+  for (const x of parts) if (x === '.' || x === '..') throw new SegStudioError('dataset', `invalid path '${p}'`);
+  if (!name || name === '.' || name === '..' || name === DATASET_INDEX) throw new SegStudioError('dataset', `invalid file name in '${p}'`);
+  return { dir: parts.join('/'), name };
+}
+
+function datasetName(files: Map<string, Uint8Array>): string | null {
+  const dj = [...files].find(([k]) => norm(k) === 'dataset.json')?.[1];
+  if (!dj) return null;
+  try {
+    const j = JSON.parse(bytesText(dj)) as { name?: unknown };
+    return typeof j.name === 'string' && j.name ? j.name : null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * A dataset id from its content: dataset.json's name (sanitised) + the first 12 hex digits of the sha256
- * over every path, size and dataset.json; the same drop gives the same id (stored once).
+ * over every path and size and dataset.json; the same drop gives the same id.
  */
 export async function datasetId(files: Map<string, Uint8Array>): Promise<string> {
-  const paths = [...files.keys()].map(norm).sort();
-  const dj = files.get('dataset.json') ?? [...files].find(([k]) => norm(k) === 'dataset.json')?.[1];
+  const dj = [...files].find(([k]) => norm(k) === 'dataset.json')?.[1];
   if (!dj) throw new SegStudioError('dataset', 'no dataset.json at the top of the dropped dataset', 'dataset.json');
-  let name = 'dataset';
-  try {
-    const j = JSON.parse(bytesText(dj)) as { name?: unknown };
-    if (typeof j.name === 'string' && j.name) name = j.name;
-  } catch {
-    /* verify reports it */
-  }
   const sizes = [...files].map(([k, v]) => `${norm(k)}:${v.length}`).sort();
-  const h = await sha256HexAsync(textBytes(paths.join('\n') + '\n' + sizes.join('\n') + '\n' + bytesText(dj)));
-  return `${name.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 40)}-${h.slice(0, 12)}`;
+  const h = await sha256HexAsync(textBytes(sizes.join('\n') + '\n' + bytesText(dj)));
+  return `${(datasetName(files) ?? 'dataset').replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 40)}-${h.slice(0, 12)}`;
 }
 
-/** Stores a dropped raw dataset (path → bytes) and returns its info; an identical stored copy is reused. */
-export async function saveDataset(root: StorageRoot, files: Map<string, Uint8Array>, opts: { onProgress?: ProgressFn } = {}): Promise<StoredDatasetInfo> {
-  const id = await datasetId(files);
-  const existing = await datasetInfo(root, id);
+/** A stored dataset with exactly these file paths and total size (e.g. the copy the planning worker made). */
+export async function findStoredCopy(root: StorageRoot, files: Map<string, Uint8Array>): Promise<StoredDatasetInfo | null> {
+  const paths = [...files.keys()].map(norm).sort().join('\n');
+  const bytes = [...files.values()].reduce((a, b) => a + b.length, 0);
+  for (const d of await listDatasets(root)) if (d.bytes === bytes && [...d.files].map(norm).sort().join('\n') === paths) return d;
+  return null;
+}
+
+/**
+ * Stores a dropped raw dataset (path → bytes) and returns its info. A stored copy with the same files is
+ * reused (nothing written); `id` defaults to datasetId(files). On failure the partial copy is removed.
+ */
+export async function saveDataset(
+  root: StorageRoot,
+  files: Map<string, Uint8Array>,
+  opts: { id?: string; source?: string; onProgress?: ProgressFn } = {},
+): Promise<StoredDatasetInfo> {
+  const existing = await findStoredCopy(root, files);
   if (existing) return existing;
-  const folder = await root.folder(joinFolder('datasets', id, 'files'));
+  const id = opts.id ?? (await datasetId(files));
+  if (!/^[A-Za-z0-9_.-]{1,120}$/.test(id) || id === '.' || id === '..') throw new SegStudioError('usage', `invalid dataset id '${id}'`);
   const entries = [...files].map(([k, v]) => [norm(k), v] as const).sort((a, b) => a[0].localeCompare(b[0]));
+  const base = joinFolder('datasets', id);
   let bytes = 0;
-  for (let i = 0; i < entries.length; i++) {
-    await folder.write(encodeName(entries[i][0]), entries[i][1]);
-    bytes += entries[i][1].length;
-    opts.onProgress?.(i + 1, entries.length, 'store dataset');
-  }
-  let name = id;
   try {
-    const j = JSON.parse(bytesText(files.get('dataset.json') ?? entries.find(([k]) => k === 'dataset.json')![1])) as { name?: unknown };
-    if (typeof j.name === 'string' && j.name) name = j.name;
-  } catch {
-    /* keep the id */
+    for (let i = 0; i < entries.length; i++) {
+      const { dir, name } = splitPath(entries[i][0]);
+      await (await root.folder(joinFolder(base, dir))).write(name, entries[i][1]);
+      bytes += entries[i][1].length;
+      opts.onProgress?.(i + 1, entries.length, 'store dataset');
+    }
+    const info: StoredDatasetInfo = {
+      id,
+      name: datasetName(files) ?? id,
+      source: opts.source ?? '',
+      files: entries.map(([k]) => k),
+      bytes,
+      createdAt: Date.now(),
+    };
+    await (await root.folder(base)).write(DATASET_INDEX, textBytes(JSON.stringify(info)));
+    return info;
+  } catch (e) {
+    await root.removeFolder(base).catch(() => {});
+    throw e;
   }
-  const info: StoredDatasetInfo = { id, name, files: entries.map(([k]) => k), bytes, savedAt: Date.now() };
-  await (await root.folder(joinFolder('datasets', id))).write(INFO, textBytes(JSON.stringify(info, null, 1) + '\n'));
-  return info;
 }
 
 /** The stored dataset's info, or null when it is not (completely) stored. */
 export async function datasetInfo(root: StorageRoot, id: string): Promise<StoredDatasetInfo | null> {
   const f = await root.folder(joinFolder('datasets', id));
-  if (!(await f.exists(INFO))) return null;
+  if (!(await f.exists(DATASET_INDEX))) return null;
   try {
-    return JSON.parse(bytesText(await f.read(INFO))) as StoredDatasetInfo;
+    const j = JSON.parse(bytesText(await f.read(DATASET_INDEX))) as StoredDatasetInfo;
+    return j && Array.isArray(j.files) ? j : null;
   } catch {
     return null;
   }
@@ -92,21 +128,22 @@ export async function listDatasets(root: StorageRoot): Promise<StoredDatasetInfo
 /** The stored dataset as DatasetFiles (files read on demand), for verify / plan / preprocessing. */
 export async function openStoredDataset(root: StorageRoot, id: string): Promise<{ info: StoredDatasetInfo; files: DatasetFiles }> {
   const info = await datasetInfo(root, id);
-  if (!info) throw new SegStudioError('dataset-missing', `dataset '${id}' is not in this browser's storage (drop the dataset folder again)`, root.location);
-  const folder = await root.folder(joinFolder('datasets', id, 'files'));
-  const all = new Set(info.files);
+  if (!info)
+    throw new SegStudioError('dataset-missing', `dataset '${id}' is no longer stored in this browser: drop the dataset folder again`, `${root.location}/datasets/${id}`);
+  const all = new Set(info.files.map(norm));
   return {
     info,
     files: {
       list(dir: string) {
         const d = norm(dir);
         const pre = d ? `${d}/` : '';
-        return info.files.filter((k) => k.startsWith(pre) && !k.slice(pre.length).includes('/')).map((k) => k.slice(pre.length)).sort();
+        return [...all].filter((k) => k.startsWith(pre) && !k.slice(pre.length).includes('/')).map((k) => k.slice(pre.length)).sort();
       },
       async read(p: string) {
         const k = norm(p);
         if (!all.has(k)) throw new SegStudioError('read', 'file not found', p);
-        return folder.read(encodeName(k));
+        const { dir, name } = splitPath(k);
+        return (await root.folder(joinFolder('datasets', id, dir))).read(name);
       },
     },
   };

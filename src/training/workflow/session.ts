@@ -22,7 +22,7 @@ import type { TrainingLogData } from '../trainer/log.ts';
 import type { TrainerStorage } from '../trainer/storage.ts';
 import { Trainer, type TrainerDatasetJson, type TrainerEvent, type TrainerOptions, type TrainerResult, type TrainerState, type TrainingCase } from '../trainer/trainer.ts';
 import { writeFoldValidation, type ValidationCase } from '../trainer/validation.ts';
-import { openStoredDataset, saveDataset } from './datasetStore.ts';
+import { findStoredCopy, openStoredDataset, saveDataset } from './datasetStore.ts';
 import { readRunJson, readRunRecord, runFolder, saveRunRecord, updateRunStatus, validationFolder, type RunRecord, type RunStatus } from './runs.ts';
 import type { StorageRoot } from './storageRoot.ts';
 
@@ -49,7 +49,7 @@ export interface TrainingStartConfig {
    * stored dataset (after a reload), or already preprocessed cases (tests; no validation afterwards)
    */
   dataset:
-    | { files: Record<string, Uint8Array> | Map<string, Uint8Array>; splits?: Split[] }
+    | { files: Record<string, Uint8Array> | Map<string, Uint8Array>; splits?: Split[]; datasetId?: string; source?: string }
     | { datasetId: string; splits?: Split[] }
     | { preprocessed: { datasetJson: TrainerDatasetJson; train: TrainingCase[]; val: TrainingCase[] } };
   options?: Partial<TrainerOptions>;
@@ -146,11 +146,14 @@ export class TrainingSession {
     } else {
       if ('files' in config.dataset) {
         const entries = config.dataset.files instanceof Map ? config.dataset.files : new Map(Object.entries(config.dataset.files));
-        // verify before storing anything: a broken dataset is refused naming each case and problem
-        const report = await verifyForTraining(memoryDatasetFiles(entries), readImage, { onProgress: (d, t) => emit({ type: 'verify', done: d, total: t }) });
-        warnings.push(...report.problems.filter((p) => p.severity === 'warning').map((p) => `${p.case ? `${p.case}: ` : ''}${p.problem}`));
-        await this.checkQuota([...entries.values()].reduce((a, b) => a + b.length, 0));
-        const info = await saveDataset(root, entries);
+        // verify before storing anything: a broken dataset is refused naming each case and problem (a resumed
+        // run was verified when it started)
+        if (!config.resume || !prev) {
+          const report = await verifyForTraining(memoryDatasetFiles(entries), readImage, { onProgress: (d, t) => emit({ type: 'verify', done: d, total: t }) });
+          warnings.push(...report.problems.filter((p) => p.severity === 'warning').map((p) => `${p.case ? `${p.case}: ` : ''}${p.problem}`));
+        }
+        if (!(await findStoredCopy(root, entries))) await this.checkQuota([...entries.values()].reduce((a, b) => a + b.length, 0));
+        const info = await saveDataset(root, entries, { id: config.dataset.datasetId, source: config.dataset.source });
         datasetId = info.id;
         emit({ type: 'dataset-stored', datasetId: info.id, name: info.name, bytes: info.bytes });
         files = (await openStoredDataset(root, info.id)).files;
