@@ -20,6 +20,7 @@ import {
   type WebDevice,
 } from '../src/app/runtime/ortWebRunner.ts';
 import { holdLifeLock } from '../src/app/runtime/supervisor.ts';
+import { browserMemoryInfo, formatBytes, memoryBudget } from '../src/core/inference/memory.ts';
 import { displayNifti, groupChannels, intensityRanges, labelStats } from '../src/app/runtime/imageUtil.ts';
 import {
   loadModelFromFiles,
@@ -335,9 +336,11 @@ const api = {
       const attempt = async (dev: WebDevice) => {
         onProgress({ done: 0, total: 1, stage: dev === 'webgpu' ? 'starting WebGPU' : 'starting WASM' });
         const ts = performance.now();
-        if (dev === 'webgpu') await ensureGpu();
+        const gpuLimits = dev === 'webgpu' ? (await ensureGpu()).device.limits : undefined;
         const runners = await runnersFor(dev, folds);
         const sessionMs = performance.now() - ts;
+        // memory budget from navigator.deviceMemory (+ the GPU's largest buffer); refuses with a suggestion
+        const budget = memoryBudget(browserMemoryInfo(gpuLimits && { maxBufferSize: gpuLimits.maxBufferSize, maxStorageBufferBindingSize: gpuLimits.maxStorageBufferBindingSize }));
         const out = await runPrediction(image, model, runners, {
           tta: opts.tta,
           stepSize: opts.stepSize,
@@ -345,6 +348,9 @@ const api = {
           perFold: folds.length > 1,
           onProgress: progress,
           signal,
+          memoryBudget: budget,
+          onEstimate: (e) =>
+            onProgress({ done: 0, total: 1, stage: `estimate: ${formatBytes(e.peakBytes)} peak of a ${formatBytes(e.budgetBytes)} budget, ${e.runs} network runs` }),
         });
         return { out, sessionMs };
       };

@@ -7,6 +7,7 @@ import { parseModelCard, cardLabelNames, type CardModel } from '../../core/infer
 import type { NetworkRunner } from '../../core/inference/runner.ts';
 import { resolveConfiguration } from '../../core/planning/plans.ts';
 import { predictCase } from '../../core/inference/predictor.ts';
+import type { MemoryBudget, PredictionEstimate } from '../../core/inference/memory.ts';
 import { readImageFile, writeSegmentation, writeFloatNifti } from '../../core/io/index.ts';
 import type { DownloadFile, ModelInfo, ModelLabel } from '../workerApi.ts';
 
@@ -144,6 +145,9 @@ export interface PredictOptions {
   perFold?: boolean;
   onProgress: (done: number, total: number, stage?: string) => void;
   signal: { readonly aborted: boolean };
+  /** refuse (SegStudioError 'memory-budget') when the estimate exceeds it: memoryBudget(browserMemoryInfo(...)) */
+  memoryBudget?: MemoryBudget;
+  onEstimate?: (estimate: PredictionEstimate) => void;
 }
 
 export async function runPrediction(
@@ -159,6 +163,9 @@ export async function runPrediction(
     perFold: opts.perFold,
     onProgress: opts.onProgress,
     signal: opts.signal,
+    memoryBudget: opts.memoryBudget,
+    onEstimate: opts.onEstimate,
+    environment: 'browser',
   });
   return { labels: r.labels, foldLabels: r.foldLabels, probabilities: r.probabilities, probabilityChannels: r.probabilitiesShape?.[0] ?? r.classNames.length };
 }
