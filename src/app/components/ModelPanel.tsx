@@ -1,5 +1,6 @@
-import { useRef, type ReactNode } from 'react';
-import { loadDemoModel, loadModelFiles, type DroppedFile } from '../engine.ts';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { fetchBundledModel, fetchModelIndex, type BundledModelEntry } from '../bundledModels.ts';
+import { loadDemoModel, loadModelFiles, reportError, type DroppedFile } from '../engine.ts';
 import { labelColor, useApp } from '../store.ts';
 import { Panel } from './Panel.tsx';
 
@@ -9,6 +10,20 @@ export function ModelPanel(): ReactNode {
   const busy = useApp((s) => s.job.state !== 'idle');
   const folderInput = useRef<HTMLInputElement>(null);
   const fileInput = useRef<HTMLInputElement>(null);
+  // models shipped with the page (public/models/index.json); the demo keeps its own button
+  const [bundled, setBundled] = useState<BundledModelEntry[]>([]);
+  useEffect(() => {
+    fetchModelIndex(document.baseURI)
+      .then((list) => setBundled(list.filter((m) => m.id !== 'demo')))
+      .catch(() => setBundled([]));
+  }, []);
+  const pickBundled = (id: string) => {
+    const entry = bundled.find((m) => m.id === id);
+    if (!entry) return;
+    void fetchBundledModel(document.baseURI, entry.id)
+      .then((files) => loadModelFiles(files))
+      .catch((e) => reportError(e, `models/${entry.id}`));
+  };
   const pick = (list: FileList | null) => {
     if (!list || list.length === 0) return;
     const files: DroppedFile[] = Array.from(list).map((f) => ({ path: (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name, file: f }));
@@ -25,6 +40,23 @@ export function ModelPanel(): ReactNode {
           <button type="button" className="btn btn-small" disabled={busy || model?.source === 'demo'} onClick={() => void loadDemoModel()}>
             Demo
           </button>
+          {bundled.length ? (
+            <select
+              className="btn btn-small"
+              data-testid="bundled-models"
+              disabled={busy}
+              value=""
+              title="Models shipped with SegStudio"
+              onChange={(e) => pickBundled(e.target.value)}
+            >
+              <option value="">Bundled…</option>
+              {bundled.map((m) => (
+                <option key={m.id} value={m.id} title={m.description}>
+                  {m.name}
+                </option>
+              ))}
+            </select>
+          ) : null}
           <button type="button" className="btn btn-small" disabled={busy} onClick={() => folderInput.current?.click()} title="Choose a model bundle folder">
             Folder…
           </button>
