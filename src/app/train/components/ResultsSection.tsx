@@ -8,13 +8,13 @@ const f3 = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? 
 export function ResultsSection(): ReactNode {
   const runs = useApp((s) => s.train.runs);
   const datasetId = useApp((s) => s.train.dataset?.id);
-  const labels = useApp((s) => s.train.dataset?.labels ?? {});
+  const dsLabels = useApp((s) => s.train.dataset?.labels);
   const results = useApp((s) => s.train.results);
   const task = useApp((s) => s.train.task);
   const activeId = useApp((s) => s.train.activeRunId);
   const finished = runs.filter((r) => r.status === 'finished' && r.datasetId === datasetId);
   if (finished.length === 0) return null;
-  const names = Object.entries(labels)
+  const names = Object.entries(dsLabels ?? {})
     .filter(([, v]) => v !== 0)
     .map(([k]) => k);
   const active = runs.find((r) => r.runId === activeId);

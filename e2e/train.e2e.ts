@@ -1,0 +1,178 @@
+// The Train view end to end in Chromium (real WebGPU on SwiftShader, real onnxruntime-web, no mocks): drop a
+// tiny real dataset (5 hippocampus cases as a .zip) → integrity report + fingerprint + plans → shrink the plan
+// and the schedule → train 3d_fullres fold 0 on WebGPU → the chart gains epochs → reload mid-training →
+// Resume from the OPFS checkpoint → finish → results table → "Export bundle" (a valid bundle: manifest +
+// ONNX, loadable by the Node predictor) → "Use in Segment view" → segment a held-out hippocampus case.
+// Truth for the segmentation: the Node path (predictCase + onnxruntime-node) on the downloaded bundle.
+import fs from 'node:fs';
+import { zipSync } from 'fflate';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { loadBundle, unzipBundle } from '../src/core/inference/bundle.ts';
+import { dataPath, describeWithData } from '../test/sharedData.ts';
+import { agreement, appState, dropFiles, launchChromium, openApp, overlayLabels, saveArtifact, segment, waitForState, type AppPage } from './helpers.ts';
+import { nodePredict } from './reference.ts';
+
+const baseUrl = inject('baseUrl');
+
+describeWithData('Train view: dataset → plans → WebGPU training with reload + resume → bundle → Segment', () => {
+  const root = dataPath('Dataset004_Hippocampus');
+  const meta = JSON.parse(fs.readFileSync(`${root}/cases.json`, 'utf8')) as { training: { case: string; shape: number[] }[] };
+  const cases = meta.training.slice(0, 5).map((c) => c.case);
+  const heldOut = meta.training[5].case;
+  let browser: Browser;
+  let app: AppPage;
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  function datasetZip(): Uint8Array {
+    const ds = JSON.parse(fs.readFileSync(`${root}/dataset.json`, 'utf8'));
+    const files: Record<string, Uint8Array> = {
+      'Dataset004_Tiny/dataset.json': new TextEncoder().encode(JSON.stringify({ ...ds, name: 'HippoTiny', numTraining: cases.length })),
+    };
+    for (const c of cases) {
+      files[`Dataset004_Tiny/imagesTr/${c}_0000.nii.gz`] = fs.readFileSync(`${root}/imagesTr/${c}_0000.nii.gz`);
+      files[`Dataset004_Tiny/labelsTr/${c}.nii.gz`] = fs.readFileSync(`${root}/labelsTr/${c}.nii.gz`);
+    }
+    return zipSync(files, { level: 0 });
+  }
+
+  /** Drops files onto the Train view like a user (dragenter → dragover → drop with a DataTransfer). */
+  async function dropOnTrainView(page: Page, name: string, bytes: Uint8Array): Promise<void> {
+    await page.evaluate(
+      ({ name, b64 }) => {
+        const bin = atob(b64);
+        const buf = new Uint8Array(bin.length);
+        for (let i = 0; i < bin.length; i++) buf[i] = bin.charCodeAt(i);
+        const dt = new DataTransfer();
+        dt.items.add(new File([buf], name, { type: 'application/zip' }));
+        const target = document.querySelector('[data-testid=train-view]')!;
+        for (const type of ['dragenter', 'dragover', 'drop']) target.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+      },
+      { name, b64: Buffer.from(bytes).toString('base64') },
+    );
+  }
+
+  async function fill(page: Page, testId: string, value: string): Promise<void> {
+    await page.fill(`[data-testid=${testId}]`, value);
+  }
+
+  it('plans, trains with a reload in the middle, exports and segments with the trained model', async () => {
+    const t0 = Date.now();
+    const lap = (what: string) => process.stderr.write(`train e2e: ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    // 1e6 foreground samples for the intensity statistics instead of nnU-Net's 1e8 (speed on a loaded runner)
+    app = await openApp(browser, `${baseUrl}?train-fg-samples=1000000`);
+    const { page } = app;
+    await page.click('[data-testid=view-train]');
+    await page.waitForSelector('[data-testid=train-view]:visible');
+    expect((await appState(page)).page).toBe('train');
+
+    // ---- drop the dataset zip: report, fingerprint, plans
+    await dropOnTrainView(page, 'Dataset004_Tiny.zip', datasetZip());
+    let s = await waitForState(page, (x) => x.train.task === null && (x.train.plans !== null || x.train.planError !== null || x.errors.length > 0), 'the dataset report and plans', 120_000);
+    expect(s.errors).toEqual([]);
+    lap('plans shown');
+    expect(s.train.verify!.ok).toBe(true);
+    expect(s.train.dataset!.caseIds).toEqual(cases);
+    expect(s.train.dataset!.name).toBe('HippoTiny');
+    expect(s.train.dataset!.storedAt).toMatch(/^OPFS:\/segstudio\/datasets\//);
+    expect(Object.keys(s.train.plans!.configurations).sort()).toEqual(['2d', '3d_fullres']);
+    expect(s.train.fingerprint!.cases).toBe(5);
+    await expect(page.textContent('[data-testid=train-verify-status]')).resolves.toMatch(/OK · 0 errors/);
+    await expect(page.textContent('[data-testid=train-config-3d_fullres]')).resolves.toMatch(/3D U-Net at full resolution/);
+
+    // an invalid patch is refused with nnU-Net's divisibility rule, then a tiny valid plan
+    await fill(page, 'edit-patch-3d_fullres', '18 16 16');
+    await expect(page.textContent('[data-testid=train-config-3d_fullres] [data-testid=plan-problem]')).resolves.toMatch(/not divisible by the network's pooling 4 × 4 × 4/);
+    expect(await page.isDisabled('[data-testid=train-start]')).toBe(true);
+    await fill(page, 'edit-patch-3d_fullres', '16 16 16');
+    await fill(page, 'edit-batch-3d_fullres', '2');
+    await fill(page, 'edit-base-3d_fullres', '4');
+    await fill(page, 'edit-max-3d_fullres', '16');
+    await fill(page, 'edit-epochs', '3');
+    await fill(page, 'edit-iterations', '3');
+    await fill(page, 'edit-val-iterations', '1');
+    await page.selectOption('[data-testid=edit-backend]', 'webgpu');
+    await expect(page.textContent('[data-testid=train-arch-3d_fullres]')).resolves.toMatch(/3 stages · features 4, 8, 16/);
+    saveArtifact('train-plans.png', await page.screenshot());
+
+    // ---- train on WebGPU; the chart gets its first epoch
+    await page.click('[data-testid=train-start]');
+    s = await waitForState(page, (x) => (x.train.runs[0]?.log.train_losses.length ?? 0) >= 1 || x.train.runs[0]?.status === 'failed', 'the first epoch', 180_000);
+    expect(s.train.runs[0].error).toBeNull();
+    lap('first epoch');
+    const run = s.train.runs[0];
+    expect(run.backend).toMatch(/webgpu/i);
+    expect(run.plans.configurations['3d_fullres'].patch_size).toEqual([16, 16, 16]);
+    expect(Number(await page.getAttribute('[data-testid=train-chart]', 'data-epochs'))).toBeGreaterThanOrEqual(1);
+    saveArtifact('train-chart-epoch1.png', await page.screenshot());
+
+    // ---- reload mid-training: the run shows as interrupted, Resume continues from the checkpoint in OPFS
+    await page.reload();
+    await waitForState(page, (x) => Boolean(x.runtime) && x.page === 'train' && x.train.runs.length === 1, 'the Train view after the reload', 120_000);
+    s = await appState(page);
+    const before = s.train.runs[0];
+    expect(['interrupted', 'finished']).toContain(before.status);
+    expect(before.log.train_losses.length).toBeGreaterThanOrEqual(1);
+    if (before.status === 'interrupted') {
+      await page.waitForSelector('[data-testid=train-interrupted]');
+      await page.click('[data-testid=run-resume]');
+    }
+    s = await waitForState(page, (x) => ['finished', 'failed', 'stopped'].includes(x.train.runs[0].status), 'the resumed run to finish', 240_000);
+    lap('finished');
+    const done = s.train.runs[0];
+    expect(done.error).toBeNull();
+    expect(done.status).toBe('finished');
+    expect(done.epoch).toBe(3);
+    expect(done.log.train_losses).toHaveLength(3);
+    expect(done.log.train_losses.every(Number.isFinite)).toBe(true);
+    // the log after the resume starts with the epochs trained before the reload (restored from the checkpoint)
+    expect(done.log.train_losses[0]).toBeCloseTo(before.log.train_losses[0], 6);
+    expect(done.logLines.some((l) => /^resumed from checkpoint_latest at epoch [12]/.test(l))).toBe(before.status === 'interrupted');
+    expect(Number(await page.getAttribute('[data-testid=train-chart]', 'data-epochs'))).toBe(3);
+    await page.waitForSelector('[data-testid=train-fold-row]');
+    expect(await page.locator('[data-testid=train-fold-row]').count()).toBe(1);
+    saveArtifact('train-results.png', await page.screenshot({ fullPage: true }));
+
+    // ---- export PNG of the chart and the bundle
+    const [png] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=train-export-png]')]);
+    const pngBytes = fs.readFileSync((await png.path())!);
+    expect([...pngBytes.subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
+    saveArtifact('train-progress-export.png', pngBytes);
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=train-export-bundle]')]);
+    expect(dl.suggestedFilename()).toMatch(/\.zip$/);
+    const zip = new Uint8Array(fs.readFileSync((await dl.path())!));
+    const files = unzipBundle(zip, dl.suggestedFilename());
+    const manifest = JSON.parse(new TextDecoder().decode(files.get('manifest.json')!));
+    expect(manifest.format).toBe('segstudio-bundle/1');
+    expect(manifest.configuration).toBe('3d_fullres');
+    expect(manifest.folds).toEqual([0]);
+    expect(files.has('fold_0.onnx')).toBe(true);
+    const bundle = await loadBundle(files, dl.suggestedFilename()); // sha256 manifest checked
+    expect(bundle.folds).toEqual([0]);
+    expect(bundle.networks.map((n) => n.name)).toEqual(['fold_0.onnx']);
+    lap('bundle exported');
+
+    // ---- use it in the Segment view on a held-out hippocampus case
+    await page.click('[data-testid=train-use-model]');
+    s = await waitForState(page, (x) => x.page === 'segment' && x.model?.source === 'bundle', 'the trained model in the Segment view');
+    expect(s.model!.configuration).toBe('3d_fullres');
+    const img = { name: `${heldOut}_0000.nii.gz`, bytes: new Uint8Array(fs.readFileSync(`${root}/imagesTr/${heldOut}_0000.nii.gz`)) };
+    await dropFiles(page, [img]);
+    await waitForState(page, (x) => x.image?.name === img.name && x.job.state === 'idle', 'the held-out case');
+    s = await segment(page, 'wasm', { tta: false });
+    expect(s.errors).toEqual([]);
+    const labels = await overlayLabels(page);
+    const ref = await nodePredict([img], files, { tta: false });
+    expect(labels.length).toBe(ref.data.length);
+    expect(agreement(labels, ref.data)).toBeGreaterThan(0.999);
+    saveArtifact('train-segmented.png', await page.screenshot());
+    lap('segmented');
+    expect(app.problems.filter((p) => !/favicon/.test(p))).toEqual([]);
+  }, 600_000);
+});
