@@ -96,6 +96,7 @@ export function makeUid(rand: () => number): string {
 // ---------- element encoding
 
 const LONG_VRS = new Set(['OB', 'OW', 'OF', 'SQ', 'UT', 'UN']);
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 const enc = new TextEncoder();
 
 interface Element {
@@ -284,19 +285,21 @@ export function writeDicomSeries(volume: DicomVolume, opts: DicomSeriesOptions =
   const plane = ny * nx;
   for (let k = 0; k < nz; k++) {
     const sopUid = makeUid(rand);
-    const pixels = new Uint8Array(plane * 2);
-    const pv = new DataView(pixels.buffer);
+    const stored = new Int16Array(plane);
     for (let r = 0; r < ny; r++) {
       const j = flipRows ? ny - 1 - r : r;
       const src = k * plane + j * nx;
       for (let c = 0; c < nx; c++) {
-        const stored = Math.round((volume.data[src + c] - interV) / slopeV);
-        if (stored < -32768 || stored > 32767) {
+        const v = Math.round((volume.data[src + c] - interV) / slopeV);
+        if (v < -32768 || v > 32767) {
           throw new SegStudioError('dicom-write', `value ${volume.data[src + c]} does not fit int16 with slope ${slopeS} / intercept ${interS}`);
         }
-        pv.setInt16((r * nx + c) * 2, stored, true);
+        stored[r * nx + c] = v;
       }
     }
+    // little-endian bytes (PS3.5 explicit VR little endian), whatever the platform's order
+    const pixels = new Uint8Array(stored.buffer);
+    if (!LITTLE_ENDIAN) for (let i = 0; i < pixels.length; i += 2) [pixels[i], pixels[i + 1]] = [pixels[i + 1], pixels[i]];
     const ipp = geo.positions[k];
     const dataset: Element[] = [
       str(0x0008, 0x0005, 'CS', 'ISO_IR 100'),
