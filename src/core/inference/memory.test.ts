@@ -8,7 +8,7 @@ import { cropToNonzero } from '../preprocessing/crop.ts';
 import { exportPredictionToOriginal, preprocessCase } from '../preprocessing/preprocess.ts';
 import type { Image } from '../types.ts';
 import { createBundle, loadBundle } from './bundle.ts';
-import { estimatePrediction, formatBytes, memoryBudget, memoryBudgetError, networkCost, nonzeroBoxExtent } from './memory.ts';
+import { estimateCardPrediction, estimatePrediction, formatBytes, memoryBudget, memoryBudgetError, networkCost, nonzeroBoxExtent } from './memory.ts';
 import { exportLabelsStreaming, predictCase } from './predictor.ts';
 import { functionRunner, type NetworkRunner } from './runner.ts';
 import { predictSlidingWindow } from './slidingWindow.ts';
@@ -160,6 +160,29 @@ describe('estimatePrediction', () => {
     expect(e.fits).toBe(false);
     expect(e.reason).toContain('GPU');
     expect(e.suggestion).toContain('CPU');
+  });
+});
+
+describe('estimateCardPrediction', () => {
+  it('whole-volume card: input, normalized copy, network output, labels (+ reversed copies for z-fastest)', () => {
+    const V = 64 ** 3;
+    const img = { shape: [1, 64, 64, 64], spacing: [1, 1, 1] };
+    const e = estimateCardPrediction(img, { classes: 3, patch: 'full', baselineBytes: 0 });
+    expect(e.peakBytes).toBe(4 * V + 4 * V + 4 * 3 * V + V);
+    expect(e.runs).toBe(1);
+    const z = estimateCardPrediction(img, { classes: 3, patch: 'full', reverseAxes: true, baselineBytes: 0 });
+    expect(z.peakBytes - e.peakBytes).toBe(4 * V + 4 * 3 * V);
+    // MeshNet-like cost: activations of the whole volume
+    const net = networkCost(buildPointwiseOnnx([[1], [2], [3]], [0, 0, 0]));
+    const n = estimateCardPrediction(img, { classes: 3, patch: 'full', baselineBytes: 0, network: net });
+    expect(n.peakBytes - e.peakBytes).toBe(net.activationBytesPerVoxel * V);
+  });
+  it('tiled card: tiles × mirrorings, accumulator over the padded volume', () => {
+    const e = estimateCardPrediction({ shape: [1, 100, 100, 100], spacing: [1, 1, 1] }, { classes: 2, patch: [64, 64, 64], mirror: true, baselineBytes: 0, budget: memoryBudget({ overrideBytes: 1e6 }) });
+    expect(e.tiles).toBe(27);
+    expect(e.runs).toBe(27 * 8);
+    expect(e.fits).toBe(false);
+    expect(e.suggestion).toContain('crop');
   });
 });
 

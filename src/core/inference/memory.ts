@@ -516,3 +516,97 @@ export function nonzeroBoxExtent(data: ArrayLike<number>, channels: number, spat
   if (hi0 < 0) return [d0, d1, d2];
   return [hi0 - lo0 + 1, hi1 - lo1 + 1, hi2 - lo2 + 1];
 }
+
+export interface CardEstimateOptions {
+  classes: number;
+  /** the card's patch: 'full' (one whole-volume run) or the sliding-window patch */
+  patch: 'full' | readonly number[];
+  /** z-fastest cards reverse the image (and the logits) into a new array */
+  reverseAxes?: boolean;
+  mirror?: boolean;
+  stepSize?: number;
+  saveProbabilities?: boolean;
+  network?: NetworkCost;
+  flopsPerSecond?: number;
+  baselineBytes?: number;
+  budget?: MemoryBudget;
+  environment?: 'node' | 'browser';
+}
+
+/**
+ * Peak memory of predictCard (third-party ONNX + model card): input 4·C·V, normalized copy 4·C·V (plus the
+ * reversed copy for z-fastest cards), then either one whole-volume run (onnxruntime's activations for the
+ * whole volume + its K-channel output) or the sliding window (logits 4·K·V, weight sums, tiles), then the
+ * label map (and probabilities). One phase: the arrays overlap.
+ */
+export function estimateCardPrediction(image: ImageInfo, opts: CardEstimateOptions): PredictionEstimate {
+  const C = image.shape[0];
+  const spatial = image.shape.slice(1);
+  const V = product(spatial);
+  const K = Math.max(1, opts.classes);
+  const f4 = 4;
+  const items: Record<string, number> = { runtime: opts.baselineBytes ?? DEFAULT_BASELINE_BYTES, 'input image': f4 * C * V, 'normalized image': f4 * C * V };
+  if (opts.reverseAxes) items['reversed image'] = f4 * C * V;
+  let tiles = 1;
+  let runs = 1;
+  let voxelsThroughNetwork = V;
+  if (opts.patch === 'full') {
+    if (opts.network) items['network activations (whole volume)'] = opts.network.activationBytesPerVoxel * V;
+    items['network output'] = f4 * K * V;
+  } else {
+    const patch = [...opts.patch];
+    const tile3 = patch.length === 2 ? [1, ...patch] : patch;
+    const padded = spatial.map((s, i) => Math.max(s, tile3[i]));
+    const st = patch.length === 2 ? [Array.from({ length: padded[0] }, (_, i) => i), ...computeSteps(padded.slice(1), patch, opts.stepSize ?? 0.5)] : computeSteps(padded, patch, opts.stepSize ?? 0.5);
+    tiles = st.reduce((a, s) => a * s.length, 1);
+    runs = tiles * (opts.mirror ? 2 ** patch.length : 1);
+    const tVol = product(tile3);
+    voxelsThroughNetwork = runs * tVol;
+    items['logits accumulator'] = f4 * K * product(padded);
+    items['Gaussian weight sums'] = f4 * Math.min(tile3[0], padded[0]) * padded[1] * padded[2];
+    items['tile buffers'] = f4 * tVol * (2 * C + 3 * K);
+    if (opts.network) items['network activations'] = opts.network.activationBytesPerVoxel * tVol;
+  }
+  if (opts.reverseAxes) items['reversed logits'] = f4 * K * V;
+  items['label map'] = V;
+  if (opts.saveProbabilities) items.probabilities = f4 * K * V;
+  const peakBytes = sumItems(items);
+  const flopsPerSecond = opts.flopsPerSecond ?? DEFAULT_FLOPS_PER_SECOND;
+  const estimatedSeconds = (opts.network ? (voxelsThroughNetwork * opts.network.flopsPerVoxel) / flopsPerSecond : 0) + voxelsThroughNetwork * (C + 2 * K) * 1e-9 + V * (C + K) * 50e-9;
+  const budget = opts.budget ?? memoryBudget({});
+  let fits = peakBytes <= budget.bytes;
+  let reason: string | undefined;
+  if (budget.gpuMaxBufferBytes !== undefined && opts.network) {
+    const largest = opts.network.largestTensorBytesPerVoxel * (opts.patch === 'full' ? V : product(opts.patch));
+    if (largest > budget.gpuMaxBufferBytes) {
+      fits = false;
+      reason = `the network's largest tensor (${formatBytes(largest)}) exceeds the GPU's largest buffer (${formatBytes(budget.gpuMaxBufferBytes)})`;
+    }
+  }
+  const phase: EstimatePhase = { name: 'sliding window', bytes: peakBytes, items };
+  const suggestion = fits
+    ? null
+    : reason && peakBytes <= budget.bytes
+      ? 'run on the CPU/WASM device instead of WebGPU'
+      : [
+        opts.saveProbabilities ? 'do not save probabilities' : null,
+        'crop the scan to the region of interest',
+        opts.environment === 'browser' ? 'use the segstudio CLI (Node can use more of the machine\'s memory)' : 'run on a machine with more memory (or raise the budget with --memory-budget GB if it is too cautious)',
+      ].filter((s): s is string => s !== null).join('; or ');
+  return {
+    peakBytes,
+    peakPhase: phase.name,
+    breakdown: { ...items },
+    phases: [phase],
+    networkGrid: [...spatial],
+    tiles,
+    runs,
+    estimatedSeconds,
+    throughput: opts.flopsPerSecond !== undefined ? 'measured' : 'assumed',
+    budgetBytes: budget.bytes,
+    budgetSource: budget.source,
+    fits,
+    reason,
+    suggestion,
+  };
+}

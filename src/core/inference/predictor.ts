@@ -14,7 +14,7 @@ import { permute, transposeArray } from '../preprocessing/transpose.ts';
 import type { Plans } from '../planning/plans.ts';
 import { product, type CancelSignal, type Image, type LabelMap, type ProgressFn } from '../types.ts';
 import { labelNames, type ModelBundle } from './bundle.ts';
-import { estimatePrediction, memoryBudgetError, networkCost, nonzeroBoxExtent, type MemoryBudget, type NetworkCost, type PredictionEstimate } from './memory.ts';
+import { estimateCardPrediction, estimatePrediction, memoryBudgetError, networkCost, nonzeroBoxExtent, type MemoryBudget, type NetworkCost, type PredictionEstimate } from './memory.ts';
 import { cardChannelNames, cardLabelNames, normalizeForCard, type CardModel } from './modelCard.ts';
 import type { NetworkRunner } from './runner.ts';
 import { predictSlidingWindow } from './slidingWindow.ts';
@@ -349,6 +349,25 @@ async function predictCard(image: Image, model: CardModel, runners: readonly Net
       throw new SegStudioError('spacing', `model ${card.name} needs spacing [${card.input.spacing}] mm, got [${sp.map((v) => +v.toFixed(4))}]`, file);
     }
   }
+  const zFastestIn = card.input.axis_order === 'z-fastest';
+  const is2dIn = card.input.layout === 'NCHW';
+  const mirrorIn = opts.tta === true ? true : opts.tta === false ? false : Boolean(card.mirror_axes?.length);
+  const cardPatch = card.input.patch_size === 'full' ? (is2dIn || runners.length > 1 || mirrorIn ? (is2dIn ? spatial.slice(1) : spatial) : 'full') : card.input.patch_size;
+  const estimate = estimateCardPrediction({ shape: image.shape, spacing: image.properties.spacing, fileName: file }, {
+    classes: cardLabelNames(card).length,
+    patch: cardPatch,
+    reverseAxes: zFastestIn,
+    mirror: mirrorIn,
+    stepSize: opts.stepSize ?? card.input.step_size ?? 0.5,
+    saveProbabilities: opts.saveProbabilities,
+    network: cachedNetworkCost(model.onnx, model.sourceName) ?? undefined,
+    flopsPerSecond: opts.flopsPerSecond,
+    baselineBytes: opts.baselineBytes,
+    budget: opts.memoryBudget,
+    environment: opts.environment,
+  });
+  opts.onEstimate?.(estimate);
+  if (opts.memoryBudget && !estimate.fits) throw memoryBudgetError(estimate, file);
   opts.onProgress?.(0, 1, 'preprocessing');
   const vol = product(spatial);
   let data: Float32Array = new Float32Array(image.data);
@@ -420,6 +439,7 @@ async function predictCard(image: Image, model: CardModel, runners: readonly Net
     timings: { preprocessMs: t1 - t0, inferenceMs: t2 - t1, networkMs, exportMs: t3 - t2, totalMs: t3 - t0 },
     tiles,
     runs,
+    estimate,
   };
 }
 
