@@ -134,7 +134,7 @@ it('a browser killed (SIGKILL) mid-epoch resumes after relaunch from OPFS, losin
     ({ proc, page } = await launch(profile));
     try {
       const runs = await page.evaluate(() => window.__tf!.listRuns());
-      expect(runs.map((r) => [r.runId, r.status])).toEqual([['killed', 'running']]); // what it was doing when killed
+      expect(runs.map((r) => [r.runId, r.status])).toEqual([['killed', 'interrupted']]); // run.json said running; nothing runs it now
       const resumed = await start(page, { ...opts, resume: true });
       if (!resumed.ok) throw new Error(resumed.error);
       expect(resumed.value.resumedFrom).toBe('latest');

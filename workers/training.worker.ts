@@ -133,9 +133,16 @@ const api = {
     });
   },
 
-  /** Every stored run: configuration, fold, status, epoch, numEpochs, log, checkpoints, validation summary. */
+  /**
+   * Every stored run: configuration, fold, status ('interrupted' when it was running in a killed tab), epoch,
+   * numEpochs, log, checkpoints, validation summary.
+   */
   async listRuns(): Promise<RunInfo[]> {
-    return guarded(async () => listRuns(await root()));
+    return guarded(async () => {
+      const st = (await session()).status();
+      const busy = st.state === 'running' || st.state === 'paused' || st.state === 'validating';
+      return listRuns(await root(), busy ? st.runId : null);
+    });
   },
 
   /** Deletes a run's folder (checkpoints, validation); refused while it trains. */

@@ -13,7 +13,11 @@ import { bytesText, textBytes, type TrainerStorage } from '../trainer/storage.ts
 import type { TrainerDatasetJson, TrainerOptions } from '../trainer/trainer.ts';
 import { joinFolder, type StorageRoot } from './storageRoot.ts';
 
-export type RunStatus = 'created' | 'running' | 'paused' | 'stopped' | 'failed' | 'finished' | 'validated';
+/**
+ * 'interrupted' is never stored: listRuns reports a run whose run.json says running/paused while no session
+ * runs it (the tab or process was killed); resume continues it from its last checkpoint.
+ */
+export type RunStatus = 'created' | 'running' | 'paused' | 'stopped' | 'failed' | 'finished' | 'validated' | 'interrupted';
 
 export interface RunRecord {
   runId: string;
@@ -149,8 +153,11 @@ export async function runInfo(root: StorageRoot, runId: string): Promise<RunInfo
   return { ...base, epoch: newest?.current_epoch ?? 0, log: newest?.logging ?? null, checkpoints, validation, location: f.location };
 }
 
-/** Every stored run, sorted by creation time. */
-export async function listRuns(root: StorageRoot): Promise<RunInfo[]> {
+/**
+ * Every stored run, sorted by creation time. With `activeRunId` (the run this worker is training now, or
+ * null), runs stored as running/paused that are not active are reported as 'interrupted'.
+ */
+export async function listRuns(root: StorageRoot, activeRunId?: string | null): Promise<RunInfo[]> {
   const out: RunInfo[] = [];
   for (const id of (await root.list('training')).folders) {
     let info: RunInfo | null = null;
@@ -159,6 +166,7 @@ export async function listRuns(root: StorageRoot): Promise<RunInfo[]> {
     } catch {
       info = null;
     }
+    if (info && activeRunId !== undefined && info.runId !== activeRunId && (info.status === 'running' || info.status === 'paused')) info.status = 'interrupted';
     if (info) out.push(info);
   }
   return out.sort((a, b) => a.createdAt - b.createdAt || a.runId.localeCompare(b.runId));

@@ -19,7 +19,7 @@ import { bytesText } from '../trainer/storage.ts';
 import { tinyMultiPlans, tinyRawDataset } from '../trainer/testing.ts';
 import { crossValidation, exportBest, lastCrossValidation } from './crossValidation.ts';
 import { datasetInfo, listDatasets } from './datasetStore.ts';
-import { deleteRun, listRuns, validationFolder } from './runs.ts';
+import { deleteRun, listRuns, updateRunStatus, validationFolder } from './runs.ts';
 import { TrainingSession, type TrainingWorkerEvent } from './session.ts';
 import { MemoryRoot } from './storageRoot.ts';
 
@@ -169,6 +169,14 @@ describe('training session over stored runs', () => {
     expect(pred.labels.shape).toEqual([8, 12, 12]);
     await Promise.all(runners.map((r) => r.dispose()));
   }, 120_000);
+
+  it("a run stored as running that no session trains is listed as 'interrupted'", async () => {
+    await updateRunStatus(root, '3d_f1', { status: 'running' });
+    expect((await listRuns(root, null)).find((r) => r.runId === '3d_f1')!.status).toBe('interrupted');
+    expect((await listRuns(root, '3d_f1')).find((r) => r.runId === '3d_f1')!.status).toBe('running');
+    expect((await listRuns(root)).find((r) => r.runId === '3d_f1')!.status).toBe('running');
+    await updateRunStatus(root, '3d_f1', { status: 'validated' });
+  });
 
   it('deleteRun removes a run; cross-validation then names the missing fold', async () => {
     await deleteRun(root, '3d_f1');
