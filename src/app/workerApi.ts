@@ -55,6 +55,8 @@ export interface ModelInfo {
   summary: string;
   notForClinicalUse: boolean;
   description?: string;
+  /** the bundle's model card for people: model-card.md, else model-card.json pretty-printed */
+  card?: string;
 }
 
 export interface SegmentOptions {

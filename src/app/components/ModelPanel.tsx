@@ -126,6 +126,12 @@ export function ModelPanel(): ReactNode {
                 );
               })}
           </div>
+          {model.card ? (
+            <details className="model-card" data-testid="model-card">
+              <summary>Model card</summary>
+              <pre data-testid="model-card-text">{model.card}</pre>
+            </details>
+          ) : null}
           {mismatch ? (
             <div className="warn-line" role="note">
               This model expects {channelsExpected} channel{channelsExpected === 1 ? '' : 's'}; the image has {image.channels}.

@@ -47,6 +47,20 @@ function labelsFrom(names: string[], values: number[]): ModelLabel[] {
   return names.map((name, i) => ({ name, value: values[i] })).sort((a, b) => a.value - b.value);
 }
 
+/** The model card a person reads: model-card.md, else model-card.json pretty-printed (bundles may have neither). */
+function cardText(files: Map<string, Uint8Array>): string | undefined {
+  const md = files.get('model-card.md');
+  if (md) return new TextDecoder().decode(md);
+  const json = files.get('model-card.json');
+  if (!json) return undefined;
+  const text = new TextDecoder().decode(json);
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
 function bundleInfo(b: ModelBundle, source: ModelInfo['source'], displayName: string): ModelInfo {
   const cfg = resolveConfiguration(b.plans, b.configuration);
   const names = labelNames(b.dataset);
@@ -81,6 +95,7 @@ function bundleInfo(b: ModelBundle, source: ModelInfo['source'], displayName: st
     summary,
     notForClinicalUse: card ? card.not_for_clinical_use !== false : true,
     description: card?.intended_use as string | undefined,
+    card: cardText(b.files),
   };
 }
 
