@@ -5,7 +5,8 @@
 //     continues from it on a new WebGPU device and finishes;
 // (b) the browser process is killed with SIGKILL mid-epoch → relaunched on the same profile (OPFS kept), the
 //     run resumes from checkpoint_latest losing at most the epoch in progress, finishes, and its log is
-//     continuous (every epoch once, nnU-Net's poly learning rate sequence).
+//     continuous (every epoch once, nnU-Net's poly learning rate sequence); then a second fold, the page's
+//     cross-validation over the stored runs, the winning bundle (both folds, postprocessing.json), deleteRun.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -152,6 +153,26 @@ it('a browser killed (SIGKILL) mid-epoch resumes after relaunch from OPFS, losin
       const after = (await page.evaluate(() => window.__tf!.listRuns()))[0];
       expect(after).toMatchObject({ status: 'validated', epoch: N });
       process.stderr.write(`training faults (kill): killed in epoch ${killedIn}, resumed at epoch ${resumed.value.epoch}, finished ${N} epochs\n`);
+      // the page's cross-validation on OPFS: a second fold (the dataset comes from storage: same files), then
+      // find-best over the stored runs and the winning bundle with postprocessing.json; deleteRun
+      const f1 = await start(page, { runId: 'fold1', backend: 'cpu-reference', numEpochs: 1, iterations: 2, fold: 1 });
+      if (!f1.ok) throw new Error(f1.error);
+      const d1 = await page.evaluate(() => window.__tf!.wait());
+      if (!d1.ok) throw new Error(d1.error);
+      const cv = await page.evaluate(() => window.__tf!.crossValidateAndExport());
+      if (!cv.ok) throw new Error(cv.error);
+      expect(cv.value).toMatchObject({
+        best: 'nnUNetTrainer__nnUNetPlans__2d',
+        candidates: ['nnUNetTrainer__nnUNetPlans__2d'],
+        folds: [0, 1],
+        perFold: [0, 1],
+        files: ['nnUNetTrainer__nnUNetPlans__2d.zip'],
+        bundleFolds: [0, 1],
+        hasPostprocessing: true,
+      });
+      expect(cv.value.table).toContain('Dice ball (1)');
+      const left = await page.evaluate(() => window.__tf!.deleteRun('fold1'));
+      expect(left).toEqual({ ok: true, value: ['killed'] });
     } finally {
       await hardKill(proc);
     }

@@ -5,6 +5,7 @@
 import * as Comlink from 'comlink';
 import type { RunInfo, TrainingStartInfo, TrainingWorkerApi, TrainingWorkerEvent, TrainerResult } from '../../workers/training.worker.ts';
 import { tinyMultiPlans, tinyRawDataset } from '../../src/training/trainer/testing.ts';
+import { loadBundle, unzipBundle } from '../../src/core/inference/bundle.ts';
 
 export interface StartOptions {
   runId: string;
@@ -12,6 +13,7 @@ export interface StartOptions {
   resume?: boolean;
   numEpochs: number;
   iterations: number;
+  fold?: number;
 }
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: string; name: string };
@@ -25,6 +27,11 @@ export interface TrainingFaultsDriver {
   destroyDevice(): Promise<boolean>;
   listRuns(): Promise<RunInfo[]>;
   status(): ReturnType<TrainingWorkerApi['status']>;
+  /** crossValidation over every validated run, then exportBest; the bundle checked by the inference side's loader */
+  crossValidateAndExport(): Promise<
+    Outcome<{ best: string; candidates: string[]; folds: number[]; perFold: number[]; files: string[]; bundleFolds: number[]; hasPostprocessing: boolean; table: string }>
+  >;
+  deleteRun(runId: string): Promise<Outcome<string[]>>;
 }
 
 declare global {
@@ -63,7 +70,7 @@ window.__tf = {
           runId: o.runId,
           plans: PLANS,
           configuration: '2d',
-          fold: 0,
+          fold: o.fold ?? 0,
           dataset: { files: FILES, splits: SPLITS },
           options: { numEpochs: o.numEpochs, iterationsPerEpoch: o.iterations, valIterationsPerEpoch: 1, augmentation: false, seed: 5 },
           backend: o.backend,
@@ -79,5 +86,30 @@ window.__tf = {
   destroyDevice: () => api.testDestroyDevice(),
   listRuns: () => api.listRuns(),
   status: () => api.status(),
+  crossValidateAndExport: () =>
+    outcome(
+      (async () => {
+        const cv = await api.crossValidation();
+        const ex = await api.exportBest();
+        const b = await loadBundle(unzipBundle(ex.files[0].bytes, ex.files[0].name), ex.files[0].name);
+        return {
+          best: cv.best,
+          candidates: cv.candidates.map((c) => c.identifier),
+          folds: cv.folds,
+          perFold: cv.models[0].perFold.map((f) => f.fold),
+          files: ex.files.map((f) => f.name),
+          bundleFolds: b.networks.map((n) => n.fold),
+          hasPostprocessing: b.postprocessing != null,
+          table: cv.table,
+        };
+      })(),
+    ),
+  deleteRun: (runId) =>
+    outcome(
+      (async () => {
+        await api.deleteRun(runId);
+        return (await api.listRuns()).map((r) => r.runId);
+      })(),
+    ),
 };
 out.textContent = 'ready';
