@@ -3,7 +3,8 @@
 // fold validated with CASE.npz, runs listed, a run stopped and resumed by a fresh session from the stored
 // dataset id (as after a page reload), cross-validation + find-best + postprocessing, the winning bundle
 // exported and run. The decision must equal `segstudio find-best`'s (src/node/crossval.ts) on the same
-// validation files written into nnU-Net's results layout. Verify errors and storage quota refuse to start.
+// validation files written into nnU-Net's results layout, and a session must train bit-identically to
+// `segstudio train` on the same dataset, plans and seed. Verify errors and storage quota refuse to start.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -209,4 +210,49 @@ describe('refusals before training', () => {
       session(r).start({ runId: 'x', plans: PLANS, configuration: '2d', fold: 0, dataset: { files: FILES, splits: SPLITS }, options: OPTIONS }),
     ).rejects.toMatchObject({ code: 'storage-quota', message: expect.stringMatching(/only 0\.0 MB of browser storage is left.*delete old runs or datasets/) });
   });
+});
+
+describe('the page and the CLI train the same', () => {
+  it('TrainingSession and segstudio train on the same dataset, plans and seed give bit-identical checkpoints and validation', async () => {
+    const files = tinyRawDataset(5, [8, 12, 12], 40);
+    const ds = path.join(tmp, 'Dataset997_Same');
+    for (const [name, bytes] of files) {
+      fs.mkdirSync(path.dirname(path.join(ds, name)), { recursive: true });
+      fs.writeFileSync(path.join(ds, name), bytes);
+    }
+    const plansFile = path.join(tmp, 'same_plans.json');
+    fs.writeFileSync(plansFile, JSON.stringify(PLANS));
+    const out = path.join(tmp, 'same_results');
+    const { run: train } = await import('../../cli/verbs/train.ts');
+    const { NodeTrainerFiles } = await import('../../node/trainerFiles.ts');
+    const { loadCheckpoint } = await import('../trainer/checkpoint.ts');
+    const { readNpzKey } = await import('../../core/ensembling/npz.ts');
+    const args = [ds, '-c', '2d', '-f', '0', '-o', out, '--plans', plansFile, '--epochs', '2', '--iterations', '3', '--val-iterations', '1',
+      '--no-augmentation', '--seed', '3', '--lr', '0.02', '--backend', 'cpu-reference'];
+    expect(await train(args)).toBe(0);
+    const foldDir = path.join(out, 'Dataset999_Tiny', 'nnUNetTrainer__nnUNetPlans__2d', 'fold_0');
+
+    const r = new MemoryRoot('same');
+    const s = session(r);
+    const info = await s.start({ runId: 'same', plans: PLANS, configuration: '2d', fold: 0, dataset: { files }, options: OPTIONS });
+    // nnU-Net's default 5-fold split on both sides
+    const splits = JSON.parse(fs.readFileSync(path.join(out, 'Dataset999_Tiny', 'splits_final.json'), 'utf8'));
+    expect(info.valCases).toEqual(splits[0].val);
+    await s.wait();
+    const a = await loadCheckpoint(new NodeTrainerFiles(foldDir), 'final');
+    const b = await loadCheckpoint(await r.folder('training/same'), 'final');
+    expect(Object.keys(b.weights)).toEqual(Object.keys(a.weights));
+    for (const k of Object.keys(a.weights)) expect(Array.from(b.weights[k].data)).toEqual(Array.from(a.weights[k].data));
+    expect(b.meta.logging.train_losses).toEqual(a.meta.logging.train_losses);
+    const v = await r.folder('training/same/validation');
+    const cliSummary = JSON.parse(fs.readFileSync(path.join(foldDir, 'validation', 'summary.json'), 'utf8'));
+    const pageSummary = JSON.parse(bytesText(await v.read('summary.json')));
+    expect(pageSummary.mean).toEqual(cliSummary.mean);
+    expect(pageSummary.foreground_mean).toEqual(cliSummary.foreground_mean);
+    const id = splits[0].val[0];
+    const pa = readNpzKey(new Uint8Array(fs.readFileSync(path.join(foldDir, 'validation', `${id}.npz`))), 'probabilities');
+    const pb = readNpzKey(await v.read(`${id}.npz`), 'probabilities');
+    expect(Array.from(pb.data)).toEqual(Array.from(pa.data));
+    await s.dispose();
+  }, 120_000);
 });
