@@ -108,7 +108,7 @@ describeWithData('Train view: dataset → plans → WebGPU training with reload 
     lap('first epoch');
     const run = s.train.runs[0];
     expect(run.backend).toMatch(/webgpu/i);
-    expect(run.plans.configurations['3d_fullres'].patch_size).toEqual([16, 16, 16]);
+    expect(run.plans!.configurations['3d_fullres'].patch_size).toEqual([16, 16, 16]);
     expect(Number(await page.getAttribute('[data-testid=train-chart]', 'data-epochs'))).toBeGreaterThanOrEqual(1);
     saveArtifact('train-chart-epoch1.png', await page.screenshot());
 
@@ -135,8 +135,14 @@ describeWithData('Train view: dataset → plans → WebGPU training with reload 
     expect(done.log.train_losses[0]).toBeCloseTo(before.log.train_losses[0], 6);
     expect(done.logLines.some((l) => /^resumed from checkpoint_latest at epoch [12]/.test(l))).toBe(before.status === 'interrupted');
     expect(Number(await page.getAttribute('[data-testid=train-chart]', 'data-epochs'))).toBe(3);
-    await page.waitForSelector('[data-testid=train-fold-row]');
-    expect(await page.locator('[data-testid=train-fold-row]').count()).toBe(1);
+    // the fold's full-case validation (1 held-out case of the 5-fold split) and the cross-validation decision
+    expect(done.validation).not.toBeNull();
+    expect(done.validation!.cases).toBe(1);
+    expect(Object.keys(done.validation!.perLabel).sort()).toEqual(['Anterior', 'Posterior']);
+    s = await waitForState(page, (x) => x.train.results?.source === 'validation' && x.train.task === null, 'the cross-validation result', 120_000);
+    expect(s.train.results!.best!.name).toMatch(/3d_fullres/);
+    await page.waitForSelector('[data-testid=train-best]');
+    expect(await page.locator('[data-testid=train-fold-row][data-source=validation]').count()).toBe(1);
     saveArtifact('train-results.png', await page.screenshot({ fullPage: true }));
 
     // ---- export PNG of the chart and the bundle
@@ -153,6 +159,7 @@ describeWithData('Train view: dataset → plans → WebGPU training with reload 
     expect(manifest.configuration).toBe('3d_fullres');
     expect(manifest.folds).toEqual([0]);
     expect(files.has('fold_0.onnx')).toBe(true);
+    expect(files.has('postprocessing.json')).toBe(true); // the cross-validation winner carries its postprocessing
     const bundle = await loadBundle(files, dl.suggestedFilename()); // sha256 manifest checked
     expect(bundle.folds).toEqual([0]);
     expect(bundle.networks.map((n) => n.name)).toEqual(['fold_0.onnx']);

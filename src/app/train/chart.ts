@@ -144,7 +144,8 @@ function drawPanel(ctx: Ctx2D, g: PanelGeometry, series: ChartSeries[], title: s
   ctx.textBaseline = 'top';
   ctx.fillText(title, g.x + 6, g.y + 4);
   let lx = g.x + 6 + title.length * 6.2 + 14;
-  for (const s of series) {
+  // one series: the panel title names it
+  for (const s of series.length > 1 ? series : []) {
     ctx.strokeStyle = s.color;
     ctx.lineWidth = 2;
     ctx.setLineDash(s.dash ?? []);

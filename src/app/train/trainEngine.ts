@@ -10,7 +10,9 @@ import { get, pushError, set } from '../store.ts';
 import type { PlanningInput, PlanningResult, PlanningWorkerApi } from './planning.worker.ts';
 import { applyPlanEdits, editsFromPlans, foldCount, scheduleProblems, trainableProblem } from './planEdit.ts';
 import { configurationNames } from './datasetIntake.ts';
-import type { PageView, PlanEdits, RunRecord, RunStatus, ScheduleEdits, TrainResults, TrainState, TrainTask } from './types.ts';
+import { ACTIVE_STATUSES, type PageView, type PlanEdits, type RunRecord, type RunStatus, type ScheduleEdits, type TrainResults, type TrainState, type TrainTask } from './types.ts';
+import type { CrossValidationResult, RunInfo } from '../../../workers/training.worker.ts';
+import type { PostprocessingJson } from '../../core/postprocessing/postprocessing.ts';
 
 export type { DroppedFile };
 
@@ -82,9 +84,9 @@ export function restoreTrain(): void {
   if (!raw) return;
   try {
     const s = JSON.parse(raw) as Partial<TrainState>;
-    const active: RunStatus[] = ['preparing', 'running', 'paused', 'stopping'];
-    const runs = (s.runs ?? []).map((r) => (active.includes(r.status) ? { ...r, status: 'interrupted' as RunStatus } : r));
+    const runs = (s.runs ?? []).map((r) => (ACTIVE_STATUSES.includes(r.status) ? { ...r, status: 'interrupted' as RunStatus } : r));
     setTrain({ ...s, runs, task: null, live: null } as Partial<TrainState>);
+    if (runs.length) void syncRunsFromWorker();
   } catch {
     localStorage.removeItem(STORAGE_KEY);
   }
@@ -252,7 +254,7 @@ export function startProblems(t: TrainState = get().train): string[] {
   const e = t.edits[c];
   if (e) p.push(...applyPlanEdits(t.plans, c, e).problems);
   p.push(...scheduleProblems(t.schedule, foldCount(t.dataset.caseIds.length)));
-  if (t.runs.some((r) => ['preparing', 'running', 'paused', 'stopping'].includes(r.status))) p.push('A run is active: stop it first');
+  if (t.runs.some((r) => ACTIVE_STATUSES.includes(r.status))) p.push('A run is active: stop it first');
   return p;
 }
 
@@ -309,7 +311,7 @@ async function runQueue(): Promise<void> {
     const ok = await runOne(next.runId, false);
     if (!ok) break;
   }
-  computeResults();
+  await computeResults();
 }
 
 const MAX_LOG_LINES = 300;
@@ -323,8 +325,19 @@ function onTrainingEvent(runId: string, e: TrainingWorkerEvent): void {
     case 'backend':
       updateRun(runId, { backend: e.backend, backendReason: e.reason });
       break;
+    case 'verify':
+      setTask({ stage: 'checking the dataset', done: e.done, total: e.total, unit: 'cases', cancellable: true });
+      break;
+    case 'validation':
+      setTrain({ live: { phase: 'validation', iteration: e.done, of: e.total, loss: null } });
+      setTask({ stage: `validating fold ${runById(runId)?.fold ?? ''} (full cases, as nnU-Net's --val)`, done: e.done, total: e.total, unit: 'cases', cancellable: false });
+      if (runById(runId)?.status !== 'validating') updateRun(runId, { status: 'validating' });
+      break;
+    case 'run-status':
+      if (e.error) updateRun(e.runId, { error: e.error });
+      break;
     case 'state': {
-      const map: Partial<Record<string, RunStatus>> = { running: 'running', paused: 'paused', stopped: 'stopped', finished: 'finished', failed: 'failed' };
+      const map: Partial<Record<string, RunStatus>> = { running: 'running', paused: 'paused', stopped: 'stopped', failed: 'failed', finished: 'validating' };
       const st = map[e.state];
       if (st) updateRun(runId, { status: st, epoch: e.epoch });
       break;
@@ -380,18 +393,21 @@ async function runOne(runId: string, resume: boolean): Promise<boolean> {
   };
   setTask({ stage: 'loading the dataset', done: 0, total: 0, unit: '', cancellable: true });
   try {
-    const files = await planningApi().loadDataset(run.datasetId);
-    if (cancelled) return false;
-    const splits = get().train.dataset?.id === run.datasetId ? (get().train.splits ?? undefined) : undefined;
+    const t = get().train;
+    if (t.dataset?.id === run.datasetId && !t.dataset.storedAt)
+      throw new Error(`the dataset could not be kept in browser storage (${t.dataset.storeProblem ?? 'unknown reason'}), so it cannot be trained from storage: free space and drop it again`);
+    const splits = t.dataset?.id === run.datasetId ? (t.splits ?? undefined) : undefined;
     const emit = (e: TrainingWorkerEvent) => onTrainingEvent(runId, e);
     activeEmit = emit;
+    // the planning worker stored the dataset in OPFS (segstudio/datasets/<id>, the layout the training worker
+    // reads), so the run starts — and resumes after a reload — from its id, without sending the bytes again
     const info = await trainingApi().start(
       {
         runId,
-        plans: run.plans,
+        plans: run.plans ?? undefined,
         configuration: run.configuration,
         fold: run.fold,
-        dataset: { files, splits },
+        dataset: { datasetId: run.datasetId, splits },
         options: { ...run.options },
         backend: run.backendChoice,
         resume,
@@ -417,6 +433,8 @@ async function runOne(runId: string, resume: boolean): Promise<boolean> {
     const st = await trainingApi().status();
     updateRun(runId, { status: result.status, epoch: result.epoch, log: st.log ?? result.log, bestEma: result.bestEma });
     setTrain({ live: null });
+    setTask(null);
+    if (result.status === 'finished') await syncRunsFromWorker();
     persist();
     return result.status === 'finished';
   } catch (e) {
@@ -454,25 +472,28 @@ export async function stopRun(): Promise<void> {
 export async function resumeRun(runId: string): Promise<void> {
   const run = runById(runId);
   if (!run) return;
-  if (get().train.runs.some((r) => ['preparing', 'running', 'paused', 'stopping'].includes(r.status))) {
+  if (get().train.runs.some((r) => ACTIVE_STATUSES.includes(r.status))) {
     pushError('A run is active: stop it first');
     return;
   }
   const ok = await runOne(runId, true);
   if (ok) await runQueue();
+  else await computeResults();
 }
 
 export async function deleteRun(runId: string): Promise<void> {
   const run = runById(runId);
   if (!run) return;
-  if (['preparing', 'running', 'paused', 'stopping'].includes(run.status)) {
+  if (ACTIVE_STATUSES.includes(run.status)) {
     pushError('Stop the run before deleting it');
     return;
   }
   setTrain({ runs: get().train.runs.filter((r) => r.runId !== runId), activeRunId: get().train.activeRunId === runId ? null : get().train.activeRunId });
   persist();
-  await planningApi().deleteRun(runId).catch(() => {});
-  computeResults();
+  await trainingApi()
+    .deleteRun(runId)
+    .catch((e) => pushError(errorText(e).text));
+  void computeResults();
 }
 
 export function selectRun(runId: string): void {
@@ -482,64 +503,205 @@ export function selectRun(runId: string): void {
 
 // ---- results
 
-const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
+const mean = (v: number[]) => (v.length ? v.reduce((x, y) => x + y, 0) / v.length : NaN);
+
+/** dataset.json labels: value key ('1', '(1, 2)') → name, background left out. */
+function labelNames(labels: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, v] of Object.entries(labels)) if (name !== 'background') out[Array.isArray(v) ? `(${v.join(', ')})` : String(v)] = name;
+  return out;
+}
 
 /**
- * Per-fold table and per-configuration cross-validation summary from the finished runs. Until full-case
- * validation predictions exist for a fold, its figures are the trainer's pseudo Dice of the last epoch.
+ * Brings the page's run list in line with the runs stored by the training worker (OPFS run.json, checkpoints,
+ * validation summary.json): epochs and logs from the newest checkpoint, the fold's validation Dice, and runs the
+ * page did not know (e.g. after clearing the site's local storage).
  */
-export function computeResults(): void {
+export async function syncRunsFromWorker(): Promise<void> {
+  let infos: RunInfo[];
+  try {
+    infos = await trainingApi().listRuns();
+  } catch {
+    return;
+  }
+  const t = get().train;
+  const known = new Map(t.runs.map((r) => [r.runId, r]));
+  const runs = [...t.runs];
+  for (const info of infos) {
+    if (info.fold === 'all') continue;
+    const names = labelNames(t.dataset?.id === info.datasetId ? t.dataset.labels : {});
+    const validation = info.validation
+      ? {
+          perLabel: Object.fromEntries(Object.entries(info.validation.mean).map(([k, m]) => [names[k] ?? k, m.Dice])),
+          mean: info.validation.foreground_mean.Dice,
+          cases: info.validation.metric_per_case.length,
+          source: 'validation (full cases)',
+        }
+      : null;
+    const cur = known.get(info.runId);
+    if (cur) {
+      const i = runs.indexOf(cur);
+      const active = ACTIVE_STATUSES.includes(cur.status) && cur.status !== 'validating';
+      runs[i] = {
+        ...cur,
+        validation: validation ?? cur.validation,
+        status: info.status === 'validated' && !active ? 'finished' : cur.status,
+        log: !active && info.log && info.log.train_losses.length >= cur.log.train_losses.length ? info.log : cur.log,
+        epoch: active ? cur.epoch : info.epoch,
+      };
+    } else {
+      runs.push({
+        runId: info.runId,
+        datasetId: info.datasetId ?? '',
+        datasetName: info.datasetName,
+        configuration: info.configuration,
+        fold: info.fold,
+        plans: null,
+        options: { numEpochs: info.numEpochs, iterationsPerEpoch: info.options.iterationsPerEpoch ?? 250, valIterationsPerEpoch: info.options.valIterationsPerEpoch ?? 50 },
+        backendChoice: 'auto',
+        backend: info.backend ?? null,
+        backendReason: null,
+        status: info.status === 'validated' ? 'finished' : info.status === 'finished' ? 'interrupted' : info.status === 'failed' ? 'failed' : 'interrupted',
+        epoch: info.epoch,
+        log: info.log ?? emptyLog(),
+        bestEma: info.log?.ema_fg_dice.length ? Math.max(...info.log.ema_fg_dice) : null,
+        error: info.error ?? null,
+        createdAt: info.createdAt,
+        updatedAt: info.updatedAt,
+        logLines: [`found in browser storage (${info.location})`],
+        validation,
+      });
+    }
+  }
+  setTrain({ runs });
+  persistSoon();
+}
+
+function describePostprocessing(pp: PostprocessingJson, names: Record<string, string>): string {
+  if (!pp.postprocessing_fns.length) return 'none (keeping only the largest component did not improve Dice)';
+  return pp.postprocessing_fns
+    .map((s) => {
+      const l = Array.isArray(s.labels_or_regions) ? s.labels_or_regions : [s.labels_or_regions];
+      return `keep the largest component of ${l.map((x) => names[Array.isArray(x) ? `(${x.join(', ')})` : String(x)] ?? String(x)).join(' + ')}`;
+    })
+    .join('; ');
+}
+
+let lastCv: CrossValidationResult | null = null;
+
+/**
+ * Results of the finished runs of the current dataset: with full-case validation of every fold, nnU-Net's
+ * cross-validation in the training worker (summary.json per configuration, find-best over configurations and
+ * pairwise ensembles, postprocessing); before that, the trainer's pseudo Dice of the last epoch.
+ */
+export async function computeResults(): Promise<void> {
   const t = get().train;
   const finished = t.runs.filter((r) => r.status === 'finished' && r.datasetId === t.dataset?.id);
   if (finished.length === 0) {
     setTrain({ results: null });
     return;
   }
-  const labelNames = Object.entries(t.dataset?.labels ?? {})
-    .filter(([, v]) => v !== 0)
-    .map(([k]) => k);
+  const names = labelNames(t.dataset?.labels ?? {});
+  const runIds = finished.map((r) => r.runId);
+  if (finished.every((r) => r.validation)) {
+    // one run per configuration × fold (the newest) for the decision
+    const newest = new Map<string, RunRecord>();
+    for (const r of finished) {
+      const k = `${r.configuration}/${r.fold}`;
+      if (!newest.has(k) || newest.get(k)!.createdAt < r.createdAt) newest.set(k, r);
+    }
+    const use = [...newest.values()].map((r) => r.runId);
+    setTask({ stage: 'cross-validation: summary.json per configuration, find-best, postprocessing', done: 0, total: 0, unit: 'steps', cancellable: false });
+    try {
+      const cv = await trainingApi().crossValidation(
+        { runs: use },
+        Comlink.proxy((done: number, total: number) => setTask({ stage: 'cross-validation: find-best and postprocessing', done, total, unit: 'steps', cancellable: false })),
+      );
+      lastCv = cv;
+      const nm = { ...names, ...cv.labelNames };
+      const table = cv.candidates.map((c) => ({
+        name: c.identifier.replace(/^nnUNetTrainer__nnUNetPlans__/, '').replace(/nnUNetTrainer__nnUNetPlans__/g, ''),
+        mean: c.result,
+        perLabel: Object.fromEntries(Object.entries(c.dice).map(([k, v]) => [nm[k] ?? k, v])),
+      }));
+      setTrain({
+        results: {
+          source: 'validation',
+          table,
+          best: {
+            name: cv.best.replace(/nnUNetTrainer__nnUNetPlans__/g, ''),
+            mean: cv.resultPostPp,
+            prePp: cv.resultPrePp,
+            postprocessing: describePostprocessing(cv.postprocessing, nm),
+            ensemble: cv.bestRuns.length > 1,
+          },
+          textTable: cv.table,
+          text: `Cross-validation over folds ${cv.folds.join(', ')} (full-case validation predictions of each fold, as nnU-Net's find_best_configuration).`,
+          runIds: use,
+        },
+      });
+      persistSoon();
+      return;
+    } catch (e) {
+      pushError(`cross-validation: ${errorText(e).text}`);
+    } finally {
+      setTask(null);
+    }
+  }
   const byConfig = new Map<string, RunRecord[]>();
   for (const r of finished) byConfig.set(r.configuration, [...(byConfig.get(r.configuration) ?? []), r]);
   const table: TrainResults['table'] = [];
-  const source: TrainResults['source'] = finished.every((r) => r.validation) ? 'validation' : 'pseudo';
+  const labelList = Object.values(names);
   for (const [cfg, runs] of byConfig) {
     const perLabel: Record<string, number> = {};
-    labelNames.forEach((name, i) => {
+    labelList.forEach((name, i) => {
       perLabel[name] = mean(runs.map((r) => r.validation?.perLabel[name] ?? r.log.dice_per_class_or_region.at(-1)?.[i] ?? NaN));
     });
-    table.push({ name: `${cfg} (${runs.length} fold${runs.length === 1 ? '' : 's'}: ${runs.map((r) => r.fold).join(', ')})`, mean: mean(Object.values(perLabel)), perLabel });
+    table.push({ name: `${cfg} (fold${runs.length === 1 ? '' : 's'} ${runs.map((r) => r.fold).join(', ')})`, mean: mean(Object.values(perLabel)), perLabel });
   }
   table.sort((a, b) => b.mean - a.mean);
-  const best = table[0] ? { name: table[0].name, mean: table[0].mean, postprocessing: 'not determined (needs full-case validation predictions)' } : null;
   setTrain({
     results: {
-      source,
+      source: 'pseudo',
       table,
-      best,
-      text:
-        source === 'pseudo'
-          ? "Figures are the trainer's pseudo Dice of the last epoch (validation patches, as nnU-Net's progress plot), not full-case validation."
-          : 'Full-case validation predictions of every fold.',
+      best: null,
+      textTable: null,
+      runIds,
+      text: "Pseudo Dice of the last epoch (the trainer's validation patches, as in nnU-Net's progress plot): the cross-validation decision needs the full-case validation of every fold.",
     },
   });
   persistSoon();
 }
 
-let lastBundle: { bytes: Uint8Array; name: string } | null = null;
+let lastBundle: { bytes: Uint8Array; name: string; runId: string | null } | null = null;
 
-/** The model bundle (.zip) of the active run: ONNX of its final (else newest) checkpoint + plans + dataset.json. */
-export async function buildBundle(): Promise<{ bytes: Uint8Array; name: string } | null> {
-  const run = runById(get().train.activeRunId);
-  if (!training || !run) {
-    pushError('No trained run in this session to export: resume or train a run first');
-    return null;
-  }
-  setTask({ stage: 'exporting the model bundle', done: 0, total: 1, unit: '', cancellable: false });
+/** The model bundle (.zip) of one run: ONNX of its final (else newest) checkpoint + plans + dataset.json. */
+export async function buildRunBundle(runId: string): Promise<{ bytes: Uint8Array; name: string; runId: string | null } | null> {
+  const run = runById(runId);
+  if (!run) return null;
+  setTask({ stage: `exporting the model bundle of ${run.configuration} fold ${run.fold}`, done: 0, total: 0, unit: '', cancellable: false });
   try {
-    const bytes = await training.exportBundle();
-    const name = `${run.datasetName}_${run.configuration}_fold${run.fold}.zip`.replace(/[^A-Za-z0-9_.-]+/g, '_');
-    lastBundle = { bytes, name };
+    const bytes = await trainingApi().exportBundle({ runId });
+    lastBundle = { bytes, name: `${run.datasetName}_${run.configuration}_fold${run.fold}.zip`.replace(/[^A-Za-z0-9_.-]+/g, '_'), runId };
     return lastBundle;
+  } catch (e) {
+    const { text, code } = errorText(e);
+    pushError(text, undefined, code);
+    return null;
+  } finally {
+    setTask(null);
+  }
+}
+
+/**
+ * The winner of the cross-validation: one bundle with every fold and postprocessing.json inside (a single
+ * configuration won), or one bundle per member plus postprocessing.json (an ensemble won).
+ */
+export async function buildBestBundles(): Promise<{ name: string; bytes: Uint8Array }[] | null> {
+  setTask({ stage: 'exporting the best model (every fold, postprocessing)', done: 0, total: 0, unit: '', cancellable: false });
+  try {
+    const best = await trainingApi().exportBest();
+    return best.files;
   } catch (e) {
     const { text, code } = errorText(e);
     pushError(text, undefined, code);
@@ -561,14 +723,30 @@ export function saveBytes(bytes: Uint8Array | Blob, name: string, mime = 'applic
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+/** "Export bundle (.zip)": the cross-validation winner when there is one, else the selected run's bundle. */
 export async function exportBundle(): Promise<void> {
-  const b = await buildBundle();
+  const t = get().train;
+  if (t.results?.source === 'validation' && t.results.best) {
+    const files = await buildBestBundles();
+    for (const f of files ?? []) saveBytes(f.bytes, f.name, f.name.endsWith('.zip') ? 'application/zip' : 'application/json');
+    return;
+  }
+  const id = t.activeRunId;
+  if (!id) return;
+  const b = await buildRunBundle(id);
   if (b) saveBytes(b.bytes, b.name, 'application/zip');
 }
 
-/** Loads the trained bundle into the Segment view (the same path as dropping a bundle .zip) and switches to it. */
+/** Loads the trained model into the Segment view (the same path as dropping a bundle .zip) and switches to it. */
 export async function useInSegment(): Promise<void> {
-  const b = lastBundle ?? (await buildBundle());
+  const t = get().train;
+  let b: { name: string; bytes: Uint8Array } | null = null;
+  if (t.results?.source === 'validation' && t.results.best) {
+    const files = await buildBestBundles();
+    b = files?.find((f) => f.name.endsWith('.zip')) ?? null;
+    if (b && t.results.best.ensemble)
+      set({ notice: `The best model is an ensemble; the Segment view runs one bundle at a time, so it uses ${b.name} (export the bundle to get every member).` });
+  } else if (t.activeRunId) b = await buildRunBundle(t.activeRunId);
   if (!b) return;
   try {
     await loadModelFiles([{ path: b.name, file: new File([b.bytes as BlobPart], b.name, { type: 'application/zip' }) }]);

@@ -80,7 +80,10 @@ export interface ScheduleEdits {
   backend: TrainBackendChoice;
 }
 
-export type RunStatus = 'queued' | 'preparing' | 'running' | 'paused' | 'stopping' | 'stopped' | 'finished' | 'failed' | 'interrupted';
+export type RunStatus = 'queued' | 'preparing' | 'running' | 'paused' | 'stopping' | 'validating' | 'stopped' | 'finished' | 'failed' | 'interrupted';
+
+/** statuses during which the training worker is busy with the run */
+export const ACTIVE_STATUSES: readonly RunStatus[] = ['preparing', 'running', 'paused', 'stopping', 'validating'];
 
 /** One configuration × fold training run; persisted (localStorage) so a reload shows it and offers Resume. */
 export interface RunRecord {
@@ -89,8 +92,8 @@ export interface RunRecord {
   datasetName: string;
   configuration: string;
   fold: number;
-  /** the plans the run trains with (user edits applied) */
-  plans: Plans;
+  /** the plans the run trains with (user edits applied); null for a run found only in storage (its plans.json is there) */
+  plans: Plans | null;
   options: { numEpochs: number; iterationsPerEpoch: number; valIterationsPerEpoch: number };
   backendChoice: TrainBackendChoice;
   /** chosen backend and why (from the worker's backend event) */
@@ -107,11 +110,11 @@ export interface RunRecord {
   /** last lines of the trainer's log */
   logLines: string[];
   /** validation Dice per label name of the finished fold (filled when available) */
-  validation: { perLabel: Record<string, number>; mean: number; source: string } | null;
+  validation: { perLabel: Record<string, number>; mean: number; cases: number; source: string } | null;
 }
 
 export interface RunLive {
-  phase: 'train' | 'val' | 'preprocess' | 'export';
+  phase: 'train' | 'val' | 'preprocess' | 'validation';
   iteration: number;
   of: number;
   loss: number | null;
@@ -138,11 +141,17 @@ export interface TrainState {
 }
 
 export interface TrainResults {
-  /** 'pseudo' = trainer pseudo-Dice of the last epoch, 'validation' = full-case validation predictions */
+  /** 'pseudo' = trainer pseudo-Dice of the last epoch, 'validation' = cross-validation over full-case validation predictions */
   source: 'pseudo' | 'validation';
   text: string;
-  best: { name: string; mean: number; postprocessing: string } | null;
+  /** the winner (find-best): its name, foreground-mean Dice after postprocessing, the postprocessing in words */
+  best: { name: string; mean: number; postprocessing: string; prePp: number | null; ensemble: boolean } | null;
+  /** candidates (single configurations, then pairwise ensembles) with their foreground-mean and per-label Dice */
   table: { name: string; mean: number; perLabel: Record<string, number> }[];
+  /** nnU-Net's plain-text results table */
+  textTable: string | null;
+  /** the runs whose results these are */
+  runIds: string[];
 }
 
 export const DEFAULT_SCHEDULE: ScheduleEdits = {

@@ -15,13 +15,15 @@ export function ResultsSection(): ReactNode {
   const finished = runs.filter((r) => r.status === 'finished' && r.datasetId === datasetId);
   if (finished.length === 0) return null;
   const names = Object.entries(dsLabels ?? {})
-    .filter(([, v]) => v !== 0)
+    .filter(([k, v]) => v !== 0 && k !== 'background')
     .map(([k]) => k);
   const active = runs.find((r) => r.runId === activeId);
-  const canExport = active?.status === 'finished' && !task;
+  const best = results?.source === 'validation' ? results.best : null;
+  const canExport = !task && (Boolean(best) || active?.status === 'finished');
+  const what = best ? `best model (${best.name})` : active ? `${active.configuration} fold ${active.fold}` : '';
   return (
     <Panel title="Results" testId="train-results">
-      <h3 className="sub-head">Per fold</h3>
+      <h3 className="sub-head">Validation per fold</h3>
       <table className="data-table small" data-testid="train-fold-table">
         <thead>
           <tr>
@@ -31,22 +33,22 @@ export function ResultsSection(): ReactNode {
               <th key={n}>{n}</th>
             ))}
             <th>mean</th>
-            <th>source</th>
+            <th>from</th>
           </tr>
         </thead>
         <tbody>
           {finished.map((r) => {
-            const per = names.map((n, i) => r.validation?.perLabel[n] ?? r.log.dice_per_class_or_region.at(-1)?.[i]);
+            const per = names.map((n, i) => (r.validation ? r.validation.perLabel[n] : r.log.dice_per_class_or_region.at(-1)?.[i]));
             const m = r.validation?.mean ?? per.reduce((a: number, b) => a + (b ?? NaN), 0) / Math.max(1, per.length);
             return (
-              <tr key={r.runId} data-testid="train-fold-row">
+              <tr key={r.runId} data-testid="train-fold-row" data-source={r.validation ? 'validation' : 'pseudo'}>
                 <td>{r.configuration}</td>
                 <td>{r.fold}</td>
                 {per.map((v, i) => (
                   <td key={i}>{f3(v)}</td>
                 ))}
                 <td>{f3(m)}</td>
-                <td className="muted">{r.validation ? r.validation.source : 'pseudo Dice, last epoch'}</td>
+                <td className="muted">{r.validation ? `${r.validation.cases} validation case${r.validation.cases === 1 ? '' : 's'}` : 'pseudo Dice, last epoch'}</td>
               </tr>
             );
           })}
@@ -54,7 +56,7 @@ export function ResultsSection(): ReactNode {
       </table>
       {results ? (
         <>
-          <h3 className="sub-head">Cross-validation per configuration</h3>
+          <h3 className="sub-head">{results.source === 'validation' ? 'Cross-validation: configurations and pairwise ensembles' : 'Per configuration (pseudo Dice)'}</h3>
           <table className="data-table small" data-testid="train-cv-table">
             <thead>
               <tr>
@@ -67,7 +69,7 @@ export function ResultsSection(): ReactNode {
             </thead>
             <tbody>
               {results.table.map((row) => (
-                <tr key={row.name}>
+                <tr key={row.name} className={best && row.name === best.name ? 'row-selected' : ''}>
                   <td>{row.name}</td>
                   {names.map((n) => (
                     <td key={n}>{f3(row.perLabel[n])}</td>
@@ -77,23 +79,29 @@ export function ResultsSection(): ReactNode {
               ))}
             </tbody>
           </table>
-          {results.best ? (
+          {best ? (
             <div className="info-line" data-testid="train-best">
-              Best: <b>{results.best.name}</b> (mean Dice {f3(results.best.mean)}) · postprocessing: {results.best.postprocessing}
+              Best: <b>{best.name}</b> · foreground-mean Dice {f3(best.prePp ?? undefined)} → {f3(best.mean)} after postprocessing · postprocessing: {best.postprocessing}
             </div>
           ) : null}
           <p className="muted small">{results.text}</p>
+          {results.textTable ? (
+            <details>
+              <summary className="small muted">nnU-Net's results table</summary>
+              <pre className="log-lines-pre" data-testid="train-cv-text">{results.textTable}</pre>
+            </details>
+          ) : null}
         </>
       ) : null}
       <div className="btn-row">
-        <button type="button" className="btn" data-testid="train-export-bundle" disabled={!canExport} onClick={() => void exportBundle()}>
+        <button type="button" className="btn" data-testid="train-export-bundle" disabled={!canExport} onClick={() => void exportBundle()} title={`Model bundle of the ${what}`}>
           Export bundle (.zip)
         </button>
-        <button type="button" className="btn btn-primary" data-testid="train-use-model" disabled={!canExport} onClick={() => void useInSegment()}>
+        <button type="button" className="btn btn-primary" data-testid="train-use-model" disabled={!canExport} onClick={() => void useInSegment()} title={`Load the ${what} in the Segment view`}>
           Use in Segment view
         </button>
+        <span className="muted small ellipsis">{what}</span>
       </div>
-      {active && active.status !== 'finished' ? <div className="muted small">Select a finished run to export it.</div> : null}
     </Panel>
   );
 }

@@ -3,7 +3,7 @@ import { Panel } from '../../components/Panel.tsx';
 import { useApp } from '../../store.ts';
 import { drawProgressChart } from '../chart.ts';
 import { deleteRun, pauseRun, resumePaused, resumeRun, saveBytes, selectRun, stopRun } from '../trainEngine.ts';
-import type { RunRecord } from '../types.ts';
+import { ACTIVE_STATUSES, type RunRecord } from '../types.ts';
 import type { TrainingLogData } from '../../../training/trainer/log.ts';
 
 export function ProgressChart(props: { log: TrainingLogData; name: string }): ReactNode {
@@ -53,7 +53,7 @@ export function ProgressChart(props: { log: TrainingLogData; name: string }): Re
   );
 }
 
-const ACTIVE = ['preparing', 'running', 'paused', 'stopping'];
+const ACTIVE: readonly string[] = ACTIVE_STATUSES;
 
 function RunActions(props: { run: RunRecord; anyActive: boolean }): ReactNode {
   const r = props.run;
@@ -149,7 +149,9 @@ export function TrainingSection(): ReactNode {
           </div>
           <div className="progress-text">
             <span>
-              epoch {active.epoch} · {live.phase === 'train' ? 'training' : 'validation'} iteration {live.iteration} / {live.of}
+              {live.phase === 'validation'
+                ? `validation of fold ${active.fold}: case ${live.iteration} / ${live.of}`
+                : `epoch ${active.epoch} · ${live.phase === 'train' ? 'training' : 'validation'} iteration ${live.iteration} / ${live.of}`}
             </span>
             <span>{live.loss !== null ? `loss ${live.loss.toFixed(4)}` : ''}</span>
           </div>
