@@ -19,6 +19,7 @@
 //   await api.listRuns();                // RunInfo[]: runId, datasetId, configuration, fold, status, epoch, numEpochs, log, checkpoints, validation
 //   await api.deleteRun(runId); await api.listDatasets(); await api.deleteDataset(id); await api.storeDataset(files)
 //   const cv = await api.crossValidation({ runs?: [...runIds], allowEnsembles? }, Comlink.proxy(onProgress?));
+//   await api.cancelCrossValidation();   // the pending crossValidation rejects with 'cancelled'
 //   const best = await api.exportBest();  // {identifier, files: [{name: '<model>.zip', bytes}] (+ postprocessing.json for an ensemble)}
 //   const zip = await api.exportBundle({ runId?, checkpoint? });   // one run's bundle .zip
 //   await api.savedCheckpoint(runId);    // {name, epoch}: what a resume would continue from
@@ -74,6 +75,7 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 let rootP: Promise<StorageRoot> | null = null;
+let cvSignal = { aborted: false };
 const root = (): Promise<StorageRoot> => (rootP ??= openBrowserStorageRoot('segstudio'));
 let sessionP: Promise<TrainingSession> | null = null;
 const session = (): Promise<TrainingSession> =>
@@ -169,9 +171,12 @@ const api = {
    * per-label Dice per fold, find-best among configurations and pairwise ensembles, postprocessing.
    */
   async crossValidation(opts: { runs?: string[]; allowEnsembles?: boolean } = {}, onProgress?: ProgressFn): Promise<CrossValidationResult> {
+    const signal = { aborted: false };
+    cvSignal = signal;
     return guarded(async () =>
       crossValidation(await root(), {
         ...opts,
+        signal,
         readImage: readImageFile,
         onProgress: (d, t, s) => {
           try {
@@ -182,6 +187,11 @@ const api = {
         },
       }),
     );
+  },
+
+  /** Cancels a running crossValidation (it rejects with SegStudioError 'cancelled'). */
+  async cancelCrossValidation(): Promise<void> {
+    cvSignal.aborted = true;
   },
 
   /** The winner of the last crossValidation: bundle zip(s), postprocessing.json inside (or beside, for an ensemble). */
