@@ -5,7 +5,7 @@
 import * as Comlink from 'comlink';
 import { createStore, useStore } from 'zustand';
 import type { DicomApi, DicomSeriesSummary } from '../../workers/dicom.worker.ts';
-import { isDicom } from '../core/io/dicom/reader.ts';
+import { guessDicomDrop, headLooksLikeDicom } from '../core/io/dicom/drop.ts';
 import { describeSkipped } from '../core/io/dicom/convert.ts';
 import type { ProgressEvent } from './workerApi.ts';
 // engine.ts imports this module too; the functions below are only called at run time, after both loaded
@@ -62,31 +62,24 @@ function dropWorker(): void {
   api = null;
 }
 
-const NON_DICOM_RE = /\.(nii|nii\.gz|png|jpe?g|onnx|json|md|txt|npz|npy|nrrd|mha|mhd|csv|pdf|html?|xml)$/i;
-const DICOM_NAME_RE = /\.(dcm|dicom|ima)$/i;
-
-async function sniff(file: File): Promise<boolean> {
-  const head = new Uint8Array(await file.slice(0, 132).arrayBuffer());
-  return isDicom(head);
-}
-
 /**
- * 'dicom' when the drop is DICOM: any .dcm/.ima file, or files without a known non-DICOM ending whose first
- * bytes are DICOM (PACS exports often have no extension), or a lone zip that is not a model bundle.
- * 'other' leaves it to the image / model paths.
+ * 'dicom' when the drop is DICOM (src/core/io/dicom/drop.ts: .dcm/.ima names, or files without a telling name
+ * whose first bytes are DICOM), or is a lone zip that is not a model bundle. 'other' leaves it to the image /
+ * model paths.
  */
 export async function classifyDicomDrop(files: DicomDropFile[]): Promise<'dicom' | 'other'> {
-  if (files.length === 1 && /\.zip$/i.test(files[0].path)) {
+  const guess = guessDicomDrop(files.map((f) => f.path));
+  if (guess.kind === 'zip') {
     try {
       return (await dicomWorker().zipKind(files[0].file, files[0].path)) === 'dicom' ? 'dicom' : 'other';
     } catch {
       return 'other';
     }
   }
-  if (files.some((f) => /\.(nii|nii\.gz|png|onnx)$/i.test(f.path) || /manifest\.json$/i.test(f.path))) return 'other';
-  if (files.some((f) => DICOM_NAME_RE.test(f.path))) return 'dicom';
-  const unknown = files.filter((f) => !NON_DICOM_RE.test(f.path) && !/(^|\/)\./.test(f.path)).slice(0, 8);
-  for (const f of unknown) if (await sniff(f.file)) return 'dicom';
+  if (guess.kind !== 'sniff') return guess.kind;
+  for (const i of guess.candidates) {
+    if (headLooksLikeDicom(new Uint8Array(await files[i].file.slice(0, 132).arrayBuffer()))) return 'dicom';
+  }
   return 'other';
 }
 
