@@ -1,12 +1,11 @@
-// The bundled demo model, built in code (no training): a two-layer network whose weights are set
-// analytically to segment the demo phantom (src/core/demo/phantom.ts) by local mean intensity.
+// A tiny analytic intensity network for the demo phantom (no training), used as a small, fast bundle by the
+// fuzzer and by tests. It is NOT the shipped demo model any more: public/models/demo/ holds a network trained
+// by SegStudio's own trainer (scripts/train-demo.ts, src/core/demo/demoTraining.ts).
+// Two layers whose weights are set analytically to segment the phantom by local mean intensity:
 //   1. Conv 3×3×3, 1 → 1: centre-weighted smoothing (centre 8/14, the 6 face neighbours 1/14 each).
 //   2. Conv 1×1×1, 1 → K: logits of a 1-D Gaussian class model with means μ_k and a shared σ:
 //      logit_k(s) = s·μ_k/σ² − μ_k²/(2σ²). Softmax over k equals the Gaussian posterior (the −s²/(2σ²) term
 //      common to all classes cancels), so argmax = the nearest class mean.
-// Shipped as a real SegStudio model bundle (plans.json with nnU-Net's keys, dataset.json, fold_0.onnx,
-// manifest.json with sha256, model card). A model trained by SegStudio's own trainer will later replace
-// fold_0.onnx and the plans; the paths (public/models/demo/) stay.
 import { OnnxGraphBuilder } from '../inference/onnx/index.ts';
 import { createBundle, type DatasetJson } from '../inference/bundle.ts';
 import type { Plans } from '../planning/plans.ts';
@@ -70,7 +69,7 @@ export function demoPlans(): Plans {
         batch_dice: false,
       },
     },
-    experiment_planner_used: 'SegStudio scripts/make-demo-model.ts (analytic weights, no training)',
+    experiment_planner_used: 'SegStudio src/core/demo/demoModel.ts (analytic weights, no training)',
     label_manager: 'LabelManager',
     foreground_intensity_properties_per_channel: {
       '0': {
@@ -109,7 +108,7 @@ export function demoModelCard(): Record<string, unknown> {
     class_means: DEMO_CLASS_MEANS,
     phantom_intensities: PHANTOM_INTENSITY,
     architecture: 'Conv3d 3×3×3 (1→1, fixed smoothing) → Conv3d 1×1×1 (1→4, Gaussian class logits)',
-    training: 'none (analytic weights); to be replaced by a model trained with SegStudio',
+    training: 'none (analytic weights)',
   };
 }
 
@@ -119,12 +118,12 @@ const CARD_MD = `# SegStudio demo model
 
 - Task: brain (1), ventricles (2) and lesion (3) in SegStudio's synthetic head phantom (generated in code).
 - Network: Conv3d 3×3×3 smoothing followed by a 1×1×1 convolution holding a Gaussian intensity class model.
-  Weights are set analytically by \`scripts/make-demo-model.ts\`; nothing was trained and no patient data was used.
+  Weights are set analytically in \`src/core/demo/demoModel.ts\`; nothing was trained and no patient data was used.
 - Input: one channel, 1.5 mm isotropic, no intensity normalisation (phantom units).
 - Limitations: it only knows the phantom's intensity bands; on real scans its output is meaningless.
 `;
 
-/** The demo bundle's files (name → bytes), manifest included. */
+/** The analytic bundle's files (name → bytes), manifest included (fuzz corpus, tests). */
 export async function buildDemoBundle(): Promise<Map<string, Uint8Array>> {
   const enc = new TextEncoder();
   return createBundle({

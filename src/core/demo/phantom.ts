@@ -217,11 +217,11 @@ export function randomPhantomOptions(seed: number): PhantomOptions {
   const nLesions = [0, 1, 1, 1, 2, 2, 3][ri(0, 6)];
   const lesions: PhantomLesion[] = [];
   for (let i = 0; i < nLesions; i++) {
-    // a point well inside the brain ellipsoid (relative radius ≤ 0.6), radius 0.1–0.3 of the smallest half-axis
+    // a point well inside the brain ellipsoid (relative radius ≤ 0.6), radius 0.15–0.3 of the smallest half-axis
     let c: [number, number, number];
     do c = [u(-0.65, 0.65), u(-0.65, 0.65), u(-0.6, 0.6)];
     while (c[0] ** 2 + c[1] ** 2 + c[2] ** 2 > 0.6 ** 2);
-    lesions.push({ centre: c, radius: u(0.1, 0.3) });
+    lesions.push({ centre: c, radius: u(0.15, 0.3) });
   }
   const skullInner = u(0.8, 0.88);
   const anatomy: PhantomAnatomy = {
