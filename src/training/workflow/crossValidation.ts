@@ -5,24 +5,28 @@
 // the winner by foreground-mean Dice (ties → first: single configurations before ensembles), nnU-Net's
 // determine_postprocessing on the winner; then the winning model bundle(s) with postprocessing.json.
 // Results are written below the root in crossval/ (result.json, <model>/summary.json, postprocessing.json).
+// Memory: the label maps of every candidate are kept (one byte per voxel); probabilities are read one case
+// at a time from CASE.npz, so large datasets do not need every softmax volume in memory at once.
 // nnU-Net: evaluation/find_best_configuration.py, evaluation/accumulate_cv_results.py,
 // ensembling/ensemble.py (ensemble_crossvalidations), postprocessing/remove_connected_components.py.
 import { SegStudioError, throwIfCancelled } from '../../core/errors.ts';
 import { bundleToZip } from '../../core/inference/bundle.ts';
 import { readNpzKey } from '../../core/ensembling/npz.ts';
-import { summaryToJson, type Summary } from '../../core/evaluation/metrics.ts';
+import { computeMetrics, summarize, summaryToJson, type Summary } from '../../core/evaluation/metrics.ts';
 import {
   crossvalFolderName,
-  findBestInMemory,
+  ensembleName,
   modelIdentifier,
+  pairwiseEnsembles,
+  pickBest,
   resultsTable,
-  type CvCase,
-  type CvModel,
+  type CandidateResult,
   type TrainedModel,
 } from '../../core/evaluation/findBest.ts';
+import { ensembleCase } from '../../core/ensembling/ensemble.ts';
 import { evaluationLabels, labelInfo, type DatasetJson } from '../../core/planning/dataset.ts';
 import type { Plans } from '../../core/planning/plans.ts';
-import { postprocessingToJson, type PostprocessingJson } from '../../core/postprocessing/postprocessing.ts';
+import { determinePostprocessing, postprocessingToJson, type PostprocessingJson } from '../../core/postprocessing/postprocessing.ts';
 import type { CancelSignal, Image, LabelMap, ProgressFn } from '../../core/types.ts';
 import { loadCheckpoint } from '../trainer/checkpoint.ts';
 import { bundleFromCheckpoints } from '../trainer/exportOnnx.ts';
@@ -167,15 +171,22 @@ export async function crossValidation(root: StorageRoot, opts: CrossValidationOp
     refFiles = (await openStoredDataset(root, datasetId)).files;
   }
 
-  // each model: its folds' validation cases merged (each case once)
+  // each model: its folds' validation cases merged (each case once). Only label maps are kept in memory;
+  // probabilities (CASE.npz) are read one case at a time when an ensemble is evaluated.
   const total = groups.reduce((a, g) => a + g.runs.length, 0);
   let step = 0;
-  const models: CvModel[] = [];
   const perFold = new Map<string, CvFoldResult[]>();
   const references = new Map<string, LabelMap>();
+  interface ModelCases {
+    model: TrainedModel;
+    segs: Map<string, LabelMap>;
+    /** validation folder of each case (for its CASE.npz) and whether the .npz is there */
+    where: Map<string, { folder: TrainerStorage; npz: boolean }>;
+  }
+  const models: ModelCases[] = [];
   for (const g of groups) {
     const id = modelIdentifier(g.model);
-    const cases: CvCase[] = [];
+    const m: ModelCases = { model: g.model, segs: new Map(), where: new Map() };
     const seen = new Map<string, number>();
     const pf: CvFoldResult[] = [];
     for (const r of g.runs) {
@@ -190,9 +201,8 @@ export async function crossValidation(root: StorageRoot, opts: CrossValidationOp
           throw new SegStudioError('find-best', `case ${caseId} is predicted by folds ${seen.get(caseId)} and ${r.fold} of ${id}: the folds overlap`);
         seen.set(caseId, r.fold as number);
         const seg = toLabelMap(await opts.readImage(await v.read(pfile), pfile), `${v.location}/${pfile}`);
-        let probabilities: CvCase['probabilities'];
-        if (await v.exists(`${caseId}.npz`)) probabilities = readNpzKey(await v.read(`${caseId}.npz`), 'probabilities', `${v.location}/${caseId}.npz`);
-        cases.push({ id: caseId, segmentation: seg, probabilities });
+        m.segs.set(caseId, seg);
+        m.where.set(caseId, { folder: v, npz: list.includes(`${caseId}.npz`) });
         if (!references.has(caseId)) {
           const rf = `labelsTr/${caseId}${ending}`;
           let bytes: Uint8Array;
@@ -211,19 +221,70 @@ export async function crossValidation(root: StorageRoot, opts: CrossValidationOp
       opts.onProgress?.(++step, total, 'read validation');
     }
     perFold.set(id, pf);
-    models.push({ model: g.model, cases });
+    models.push(m);
   }
+  const ids = [...models[0].segs.keys()].sort();
+  for (const m of models)
+    if (m.segs.size !== ids.length || ids.some((id) => !m.segs.has(id)))
+      throw new SegStudioError('find-best', `${modelIdentifier(m.model)} does not have the same validation cases as ${modelIdentifier(models[0].model)}`);
 
-  const fb = findBestInMemory(models, references, {
-    folds,
-    foregroundLabels: info.foregroundLabels,
-    labelsOrRegions: lor,
-    ignoreLabel: info.ignoreLabel,
-    regionsClassOrder: info.regionsClassOrder,
-    allowEnsembles: opts.allowEnsembles ?? true,
-    signal: opts.signal,
-    onProgress: opts.onProgress,
-  });
+  // nnU-Net find_best_configuration: every model, then every pairwise ensemble (mean probabilities, argmax),
+  // ranked by foreground-mean Dice (ties → first); evaluate_predictions semantics per case
+  const evaluate = (preds: LabelMap[]): Summary =>
+    summarize(
+      ids.map((id, i) => ({ reference_file: id, prediction_file: id, metrics: computeMetrics(references.get(id)!.data, preds[i].data, lor, info.ignoreLabel, id) })),
+      lor,
+    );
+  const pairs = (opts.allowEnsembles ?? true) ? pairwiseEnsembles(models.map((_, i) => i)) : [];
+  const nSteps = models.length + pairs.length;
+  let done = 0;
+  const results: CandidateResult[] = [];
+  const predictions: LabelMap[][] = [];
+  for (const m of models) {
+    throwIfCancelled(opts.signal);
+    const preds = ids.map((id) => m.segs.get(id)!);
+    const summary = evaluate(preds);
+    const name = modelIdentifier(m.model);
+    results.push({ identifier: name, members: [m.model], source: name, result: summary.foreground_mean.Dice, summary });
+    predictions.push(preds);
+    opts.onProgress?.(++done, nSteps, 'evaluate');
+  }
+  const skippedEnsembles: CrossValidationResult['skippedEnsembles'] = [];
+  for (const [ia, ib] of pairs) {
+    const [ma, mb] = [models[ia], models[ib]];
+    const name = ensembleName(ma.model, mb.model, folds);
+    const missing = [ma, mb].filter((m) => ids.some((id) => !m.where.get(id)!.npz)).map((m) => modelIdentifier(m.model));
+    if (missing.length) {
+      skippedEnsembles.push({ identifier: name, reason: `no validation probabilities (CASE.npz) for ${missing.join(' and ')}` });
+      opts.onProgress?.(++done, nSteps, 'ensemble');
+      continue;
+    }
+    const preds: LabelMap[] = [];
+    for (const id of ids) {
+      throwIfCancelled(opts.signal);
+      const probs = await Promise.all(
+        [ma, mb].map(async (m) => {
+          const w = m.where.get(id)!;
+          return readNpzKey(await w.folder.read(`${id}.npz`), 'probabilities', `${w.folder.location}/${id}.npz`);
+        }),
+      );
+      const seg = ensembleCase(probs, { regionsClassOrder: info.regionsClassOrder, names: [ma, mb].map((m) => `${m.where.get(id)!.folder.location}/${id}.npz`) }).segmentation;
+      const ref = references.get(id)!;
+      if (ref.shape.join() !== seg.shape.join())
+        throw new SegStudioError('ensemble', `probabilities of shape [${seg.shape.join(', ')}] do not match the reference's [${ref.shape.join(', ')}]`, `${ma.where.get(id)!.folder.location}/${id}.npz`);
+      preds.push(seg);
+    }
+    const summary = evaluate(preds);
+    results.push({ identifier: name, members: [ma.model, mb.model], source: name, result: summary.foreground_mean.Dice, summary });
+    predictions.push(preds);
+    opts.onProgress?.(++done, nSteps, 'ensemble');
+  }
+  const { index: bestIndex, ties } = pickBest(results);
+  const pp = determinePostprocessing(
+    ids.map((id, i) => ({ referenceFile: id, predictionFile: id, reference: references.get(id)!, prediction: predictions[bestIndex][i] })),
+    { foregroundLabels: info.foregroundLabels, labelsOrRegions: lor, ignoreLabel: info.ignoreLabel, signal: opts.signal },
+  );
+  const fb = { results, bestIndex, ties, skippedEnsembles, postprocessing: pp };
   const labelNames: Record<string, string> = {};
   for (const [name, v] of Object.entries(dataset.labels)) if (name !== 'background') labelNames[Array.isArray(v) ? `(${v.join(', ')})` : String(v)] = name;
   const best = fb.results[fb.bestIndex];

@@ -169,6 +169,13 @@ describe('training session over stored runs', () => {
     const pred = await predictCase(img, b, runners);
     expect(pred.labels.shape).toEqual([8, 12, 12]);
     await Promise.all(runners.map((r) => r.dispose()));
+    // a fold without its probabilities: the ensemble is skipped with the reason, the models still ranked
+    await (await root.folder(validationFolder('3d_f1'))).remove('tiny_000.npz');
+    const cv2 = await crossValidation(root, { readImage: readImageFile });
+    expect(cv2.candidates.map((c) => c.identifier)).toEqual(cv.candidates.slice(0, 2).map((c) => c.identifier));
+    expect(cv2.skippedEnsembles).toEqual([
+      { identifier: cv.candidates[2].identifier, reason: 'no validation probabilities (CASE.npz) for nnUNetTrainer__nnUNetPlans__3d_fullres' },
+    ]);
   }, 120_000);
 
   it("a run stored as running that no session trains is listed as 'interrupted'", async () => {
