@@ -114,6 +114,13 @@ describe('DICOM import in Chromium', () => {
     expect(during.some((u) => /dcm2niix[^/]*\.wasm$/.test(u))).toBe(true);
     expect(during.every((u) => u.startsWith('blob:') || u.startsWith('data:') || new URL(u).origin === origin)).toBe(true);
     expectNoEgress(app.egress, 'DICOM import, segmentation and export');
+
+    // the other series of the same import, without converting again
+    await page.click('[data-testid=dicom-reopen]');
+    await page.locator('[data-testid=dicom-series]').filter({ hasText: 'Head CT' }).click();
+    const ctState = await waitForState(page, (x) => x.image?.name === '5_Head_CT.nii' && x.job.state === 'idle', 'the CT series');
+    expect(ctState.image!.shape).toEqual([1, 6, 20, 24]);
+    expect(ctState.result).toBeNull();
   });
 
   it('a folder without DICOM images gives one clear error naming the files; the app stays usable', async () => {

@@ -135,7 +135,8 @@ const api = {
   async get(id: string): Promise<{ name: string; bytes: Uint8Array }> {
     const s = converted.get(id);
     if (!s) throw wrapError(new SegStudioError('dicom-series', `no converted series ${id}; import the DICOM files again`));
-    return { name: s.fileName, bytes: s.nifti.slice() };
+    const bytes = s.nifti.slice();
+    return Comlink.transfer({ name: s.fileName, bytes }, [bytes.buffer as ArrayBuffer]);
   },
 };
 

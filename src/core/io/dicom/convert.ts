@@ -16,7 +16,7 @@ import { inspectDicom, type DicomFileInfo } from './reader.ts';
 export interface Dcm2niixModule {
   FS: {
     mkdir(path: string): void;
-    writeFile(path: string, data: Uint8Array): void;
+    writeFile(path: string, data: Uint8Array, opts?: { canOwn?: boolean }): void;
     readFile(path: string): Uint8Array;
     readdir(path: string): string[];
     unlink(path: string): void;
@@ -142,7 +142,8 @@ export async function convertDicom(inputs: DicomInput[], factory: Dcm2niixFactor
   const mod = await factory({ print, printErr: (s) => log.push(s) });
   mod.FS.mkdir('/in');
   mod.FS.mkdir('/out');
-  accepted.forEach((a, i) => mod.FS.writeFile(`/in/${safeName(i, a.input.name)}`, a.input.bytes));
+  // canOwn: the in-memory file system keeps a view of the caller's bytes instead of a copy (dcm2niix only reads them)
+  accepted.forEach((a, i) => mod.FS.writeFile(`/in/${safeName(i, a.input.name)}`, a.input.bytes, { canOwn: true }));
   cancelled(signal);
   // -z n: plain .nii (we gzip on export); -b y -ba y: anonymised BIDS sidecar; -x n: no crop/reorient;
   // -f %j_%s: SeriesInstanceUID_SeriesNumber; -i n: keep derived images; -l o: original 16-bit values.
@@ -186,7 +187,7 @@ export async function convertDicom(inputs: DicomInput[], factory: Dcm2niixFactor
     series.push({
       id: `s${series.length + 1}`,
       fileName,
-      nifti: new Uint8Array(nifti),
+      nifti, // FS.readFile returns a fresh array
       sidecar,
       seriesInstanceUid: uid,
       seriesNumber: num,
