@@ -107,6 +107,8 @@ interface Active {
   fold: number | 'all';
   running: Promise<TrainerResult> | null;
   validating: boolean;
+  /** stop() during the validation cancels it (the run stays 'finished'; a resume validates again) */
+  cancel: { aborted: boolean };
 }
 
 export class TrainingSession {
@@ -249,6 +251,7 @@ export class TrainingSession {
       fold: config.fold,
       running: null,
       validating: false,
+      cancel: { aborted: false },
     };
     this.A = active;
     const validate = (config.validate ?? true) && files !== null && val.length > 0;
@@ -268,6 +271,11 @@ export class TrainingSession {
           await this.validateRun(active, files!, rawCases.filter((c) => val.some((v) => v.id === c.id)), emit);
           await setStatus('validated');
         } catch (e) {
+          if (isSegStudioError(e) && e.code === 'cancelled') {
+            // stopped during the validation: the training is done; a resume runs the validation again
+            await setStatus('finished');
+            return { ...result, status: 'stopped' as const };
+          }
           await setStatus('failed', `validation: ${errorText(e)}`);
           throw e;
         } finally {
@@ -313,10 +321,12 @@ export class TrainingSession {
         const r = await loadRawCase(files, c, this.deps.readImage);
         vcases.push({ id: c.id, image: r.image, reference: r.seg, referenceFile: c.label!, predictionFile: '' });
       }
+      await this.deps.root.removeFolder(validationFolder(a.runId));
       const out = await this.deps.root.folder(validationFolder(a.runId));
       await writeFoldValidation(bundle, [runner], vcases, out, {
         fileEnding: String(a.datasetJson.file_ending ?? '.nii.gz'),
         onProgress: (done, total) => emit({ type: 'validation', done, total }),
+        signal: a.cancel,
       });
     } finally {
       await runner.dispose();
@@ -351,8 +361,12 @@ export class TrainingSession {
   resume(): void {
     this.A?.trainer.resume();
   }
-  /** Stops after the current iteration (the last checkpoint_latest is what a later resume continues from). */
+  /**
+   * Stops after the current iteration (the last checkpoint_latest is what a later resume continues from), or
+   * cancels the validation when training is already done (a resume then validates again).
+   */
   async stop(): Promise<void> {
+    if (this.A) this.A.cancel.aborted = true;
     this.A?.trainer.stop();
     await this.A?.running?.catch(() => {});
   }

@@ -193,6 +193,28 @@ describe('training session over stored runs', () => {
   });
 });
 
+describe('stop during the validation', () => {
+  it("cancels it (run 'finished', no validation); a resume validates again", async () => {
+    const r = new MemoryRoot('valstop');
+    let s: TrainingSession | null = null;
+    s = session(r);
+    await s.start({ runId: 'v', plans: PLANS, configuration: '2d', fold: 0, dataset: { files: FILES, splits: SPLITS }, options: { ...OPTIONS, numEpochs: 1 } }, (e) => {
+      if (e.type === 'validation' && e.done === 1) void s!.stop();
+    });
+    expect((await s.wait()).status).toBe('stopped');
+    let run = (await listRuns(r))[0];
+    expect(run).toMatchObject({ status: 'finished', checkpoints: ['final', 'best'], validation: null });
+    const again = session(r);
+    const info = await again.start({ runId: 'v', configuration: '2d', fold: 0, dataset: { datasetId: run.datasetId!, splits: SPLITS }, resume: true });
+    expect(info.resumedFrom).toBe('final');
+    expect((await again.wait()).status).toBe('finished');
+    run = (await listRuns(r))[0];
+    expect(run.status).toBe('validated');
+    expect(run.validation!.metric_per_case.length).toBe(2);
+    expect(run.log!.train_losses.length).toBe(1);
+  });
+});
+
 describe('refusals before training', () => {
   it('a dataset with verify errors is refused naming the case, and nothing is stored', async () => {
     const broken = new Map(FILES);
