@@ -5,6 +5,8 @@
 // same NIfTI dcm2niix gives in Node) with the labels `segstudio predict` gives on it. No request leaves the
 // origin; dcm2niix's files come from our own origin.
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser } from 'playwright-core';
@@ -134,6 +136,27 @@ describe('DICOM import in Chromium', () => {
     expect(s.errors[0].message).toMatch(/IM0001, IM0002\.dcm: no DICOM images found/);
     expect(s.errors[0].message).toMatch(/IM0002\.dcm: not a DICOM file/);
     expect(s.image?.name).toBeTruthy(); // the previous image stays
+  });
+
+  it('Open folder… (a directory input) with one series opens it directly', async () => {
+    const page = app.page;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'segstudio-dicom-e2e-'));
+    try {
+      const series = path.join(dir, 'HeadCT');
+      fs.mkdirSync(series);
+      const other = writeDicomSeries(
+        { data: ctData, shape: [6, 20, 24], affine: [[-0.7, 0, 0, 0], [0, 0.7, 0, 0], [0, 0, 5, 0], [0, 0, 0, 1]] },
+        { seriesNumber: 8, seriesDescription: 'Folder CT', modality: 'CT', uidSeed: 13 },
+      );
+      for (const f of other.files) fs.writeFileSync(path.join(series, f.name.replace('.dcm', '')), f.bytes); // PACS-style names, no extension
+      const before = (await appState(page)).errors.length;
+      await page.setInputFiles('[data-testid=folder-input]', series);
+      const s = await waitForState(page, (x) => (x.image?.name === '8_Folder_CT.nii' && x.job.state === 'idle') || x.errors.length > before, 'the CT series from the folder input');
+      expect(s.errors.length).toBe(before);
+      expect(s.image!.shape).toEqual([1, 6, 20, 24]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('offline (service worker): a zip with one series converts and opens directly', async () => {
