@@ -10,9 +10,9 @@ import { get, pushError, set } from '../store.ts';
 import type { PlanningInput, PlanningResult, PlanningWorkerApi } from './planning.worker.ts';
 import { applyPlanEdits, editsFromPlans, foldCount, scheduleProblems, trainableProblem } from './planEdit.ts';
 import { configurationNames } from './datasetIntake.ts';
-import { ACTIVE_STATUSES, type PageView, type PlanEdits, type RunRecord, type RunStatus, type ScheduleEdits, type TrainResults, type TrainState, type TrainTask } from './types.ts';
-import type { CrossValidationResult, RunInfo } from '../../../workers/training.worker.ts';
-import type { PostprocessingJson } from '../../core/postprocessing/postprocessing.ts';
+import { labelNames, pseudoResults, resultsFromCrossValidation } from './results.ts';
+import { ACTIVE_STATUSES, type PageView, type PlanEdits, type RunRecord, type RunStatus, type ScheduleEdits, type TrainState, type TrainTask } from './types.ts';
+import type { RunInfo } from '../../../workers/training.worker.ts';
 
 export type { DroppedFile };
 
@@ -439,10 +439,12 @@ async function runOne(runId: string, resume: boolean): Promise<boolean> {
     return result.status === 'finished';
   } catch (e) {
     if (cancelled) return false;
-    const { text } = errorText(e);
+    const { text: raw, code } = errorText(e);
+    // storage full: say how full and what to do (the worker names the file it could not write)
+    const text = code === 'storage-quota' ? `${raw} — ${await planningApi().usage().then((u) => u.text, () => '')}; delete old runs (✕) or free the dataset copy, then Resume` : raw;
     updateRun(runId, { status: 'failed', error: text });
     setTask(null);
-    pushError(text, undefined, errorText(e).code);
+    pushError(text, undefined, code);
     persist();
     return false;
   } finally {
@@ -502,15 +504,6 @@ export function selectRun(runId: string): void {
 }
 
 // ---- results
-
-const mean = (v: number[]) => (v.length ? v.reduce((x, y) => x + y, 0) / v.length : NaN);
-
-/** dataset.json labels: value key ('1', '(1, 2)') → name, background left out. */
-function labelNames(labels: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, v] of Object.entries(labels)) if (name !== 'background') out[Array.isArray(v) ? `(${v.join(', ')})` : String(v)] = name;
-  return out;
-}
 
 /**
  * Brings the page's run list in line with the runs stored by the training worker (OPFS run.json, checkpoints,
@@ -577,17 +570,6 @@ export async function syncRunsFromWorker(): Promise<void> {
   persistSoon();
 }
 
-function describePostprocessing(pp: PostprocessingJson, names: Record<string, string>): string {
-  if (!pp.postprocessing_fns.length) return 'none (keeping only the largest component did not improve Dice)';
-  return pp.postprocessing_fns
-    .map((s) => {
-      const l = Array.isArray(s.labels_or_regions) ? s.labels_or_regions : [s.labels_or_regions];
-      return `keep the largest component of ${l.map((x) => names[Array.isArray(x) ? `(${x.join(', ')})` : String(x)] ?? String(x)).join(' + ')}`;
-    })
-    .join('; ');
-}
-
-let lastCv: CrossValidationResult | null = null;
 
 /**
  * Results of the finished runs of the current dataset: with full-case validation of every fold, nnU-Net's
@@ -601,8 +583,6 @@ export async function computeResults(): Promise<void> {
     setTrain({ results: null });
     return;
   }
-  const names = labelNames(t.dataset?.labels ?? {});
-  const runIds = finished.map((r) => r.runId);
   if (finished.every((r) => r.validation)) {
     // one run per configuration × fold (the newest) for the decision
     const newest = new Map<string, RunRecord>();
@@ -617,29 +597,7 @@ export async function computeResults(): Promise<void> {
         { runs: use },
         Comlink.proxy((done: number, total: number) => setTask({ stage: 'cross-validation: find-best and postprocessing', done, total, unit: 'steps', cancellable: false })),
       );
-      lastCv = cv;
-      const nm = { ...names, ...cv.labelNames };
-      const table = cv.candidates.map((c) => ({
-        name: c.identifier.replace(/^nnUNetTrainer__nnUNetPlans__/, '').replace(/nnUNetTrainer__nnUNetPlans__/g, ''),
-        mean: c.result,
-        perLabel: Object.fromEntries(Object.entries(c.dice).map(([k, v]) => [nm[k] ?? k, v])),
-      }));
-      setTrain({
-        results: {
-          source: 'validation',
-          table,
-          best: {
-            name: cv.best.replace(/nnUNetTrainer__nnUNetPlans__/g, ''),
-            mean: cv.resultPostPp,
-            prePp: cv.resultPrePp,
-            postprocessing: describePostprocessing(cv.postprocessing, nm),
-            ensemble: cv.bestRuns.length > 1,
-          },
-          textTable: cv.table,
-          text: `Cross-validation over folds ${cv.folds.join(', ')} (full-case validation predictions of each fold, as nnU-Net's find_best_configuration).`,
-          runIds: use,
-        },
-      });
+      setTrain({ results: resultsFromCrossValidation(cv, t.dataset?.labels ?? {}, use) });
       persistSoon();
       return;
     } catch (e) {
@@ -648,28 +606,7 @@ export async function computeResults(): Promise<void> {
       setTask(null);
     }
   }
-  const byConfig = new Map<string, RunRecord[]>();
-  for (const r of finished) byConfig.set(r.configuration, [...(byConfig.get(r.configuration) ?? []), r]);
-  const table: TrainResults['table'] = [];
-  const labelList = Object.values(names);
-  for (const [cfg, runs] of byConfig) {
-    const perLabel: Record<string, number> = {};
-    labelList.forEach((name, i) => {
-      perLabel[name] = mean(runs.map((r) => r.validation?.perLabel[name] ?? r.log.dice_per_class_or_region.at(-1)?.[i] ?? NaN));
-    });
-    table.push({ name: `${cfg} (fold${runs.length === 1 ? '' : 's'} ${runs.map((r) => r.fold).join(', ')})`, mean: mean(Object.values(perLabel)), perLabel });
-  }
-  table.sort((a, b) => b.mean - a.mean);
-  setTrain({
-    results: {
-      source: 'pseudo',
-      table,
-      best: null,
-      textTable: null,
-      runIds,
-      text: "Pseudo Dice of the last epoch (the trainer's validation patches, as in nnU-Net's progress plot): the cross-validation decision needs the full-case validation of every fold.",
-    },
-  });
+  setTrain({ results: pseudoResults(finished, t.dataset?.labels ?? {}) });
   persistSoon();
 }
 
@@ -721,6 +658,30 @@ export function saveBytes(bytes: Uint8Array | Blob, name: string, mime = 'applic
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** One run's bundle as a download (any run with a checkpoint: the final one when it finished). */
+export async function exportRunBundle(runId: string): Promise<void> {
+  const b = await buildRunBundle(runId);
+  if (b) saveBytes(b.bytes, b.name, 'application/zip');
+}
+
+/** This site's storage use, as a sentence ('' when the browser does not say). */
+export async function storageUsageText(): Promise<string> {
+  try {
+    return (await planningApi().usage()).text;
+  } catch {
+    return '';
+  }
+}
+
+/** Deletes the stored copy of the current dataset (its runs can then no longer resume without dropping it again). */
+export async function deleteDatasetCopy(): Promise<void> {
+  const d = get().train.dataset;
+  if (!d?.storedAt) return;
+  await planningApi().deleteDataset(d.id);
+  setTrain({ dataset: { ...d, storedAt: null, storeProblem: 'deleted by the user' } });
+  persist();
 }
 
 /** "Export bundle (.zip)": the cross-validation winner when there is one, else the selected run's bundle. */

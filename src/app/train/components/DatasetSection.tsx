@@ -1,11 +1,12 @@
-import { useRef, useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { Panel } from '../../components/Panel.tsx';
 import { useApp } from '../../store.ts';
-import { cancelTask, openDataset, type DroppedFile } from '../trainEngine.ts';
+import { cancelTask, deleteDatasetCopy, openDataset, storageUsageText, type DroppedFile } from '../trainEngine.ts';
 import type { TrainTask } from '../types.ts';
 
 const fmt = (v: number, d = 3) => (Number.isFinite(v) ? String(+v.toFixed(d)) : '–');
 const dims = (a: number[] | undefined, d = 3) => (a ? a.map((v) => fmt(v, d)).join(' × ') : '–');
+const compact = (a: number[] | undefined, d = 3) => (a ? a.map((v) => fmt(v, d)).join('×') : '–');
 const sig = (v: number) => (Number.isFinite(v) ? String(+v.toPrecision(4)) : '–');
 
 function units(v: number, unit: string): string {
@@ -38,6 +39,35 @@ export function TaskBar(props: { task: TrainTask | null }): ReactNode {
 function toDropped(list: FileList | null): DroppedFile[] {
   if (!list) return [];
   return Array.from(list).map((f) => ({ path: (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name, file: f }));
+}
+
+function StorageLine(): ReactNode {
+  const dataset = useApp((s) => s.train.dataset);
+  const runs = useApp((s) => s.train.runs.length);
+  const task = useApp((s) => s.train.task);
+  const [usage, setUsage] = useState('');
+  useEffect(() => {
+    // only once a dataset is there: the planning worker is not started for visitors who never train
+    if (!task && dataset) void storageUsageText().then(setUsage);
+  }, [dataset?.storedAt, runs, task]);
+  if (!usage && !dataset?.storedAt) return null;
+  return (
+    <div className="storage-line small muted" data-testid="train-storage">
+      <span>Browser storage: {usage || 'usage unknown'}</span>
+      {dataset?.storedAt ? (
+        <button
+          type="button"
+          className="btn btn-small"
+          title="Delete the stored copy of this dataset (its runs then need the folder dropped again to resume)"
+          onClick={() => {
+            if (confirm(`Delete the stored copy of ${dataset.name}? Runs on it can only resume after dropping the dataset again.`)) void deleteDatasetCopy();
+          }}
+        >
+          Free the dataset copy
+        </button>
+      ) : null}
+    </div>
+  );
 }
 
 export function DatasetSection(): ReactNode {
@@ -108,6 +138,7 @@ export function DatasetSection(): ReactNode {
           on this page. Files are read on this device only.
         </div>
       )}
+      <StorageLine />
       <TaskBar task={task} />
     </Panel>
   );
@@ -140,12 +171,12 @@ export function IntegritySection(): ReactNode {
         </div>
       ))}
       <div className="table-scroll">
-        <table className="data-table small" data-testid="train-verify-table">
+        <table className="data-table small verify-table" data-testid="train-verify-table">
           <thead>
             <tr>
               <th>case</th>
               <th>shape</th>
-              <th>spacing (mm)</th>
+              <th>mm</th>
               <th>labels</th>
               <th>status</th>
             </tr>
@@ -154,8 +185,8 @@ export function IntegritySection(): ReactNode {
             {rows.map((c) => (
               <tr key={c.id} className={c.errors ? 'row-err' : c.warnings ? 'row-warn' : ''}>
                 <td title={[...c.images, c.label ?? ''].join('\n')}>{c.id}</td>
-                <td>{dims(c.shape, 0)}</td>
-                <td>{dims(c.spacing)}</td>
+                <td className="nowrap">{compact(c.shape, 0)}</td>
+                <td className="nowrap">{compact(c.spacing)}</td>
                 <td>{c.labelValues?.join(', ') ?? '–'}</td>
                 <td>
                   {c.errors + c.warnings === 0 ? (

@@ -2,7 +2,7 @@ import { useEffect, useRef, type ReactNode } from 'react';
 import { Panel } from '../../components/Panel.tsx';
 import { useApp } from '../../store.ts';
 import { drawProgressChart } from '../chart.ts';
-import { deleteRun, pauseRun, resumePaused, resumeRun, saveBytes, selectRun, stopRun } from '../trainEngine.ts';
+import { deleteRun, exportRunBundle, pauseRun, resumePaused, resumeRun, saveBytes, selectRun, stopRun } from '../trainEngine.ts';
 import { ACTIVE_STATUSES, type RunRecord } from '../types.ts';
 import type { TrainingLogData } from '../../../training/trainer/log.ts';
 
@@ -77,6 +77,11 @@ function RunActions(props: { run: RunRecord; anyActive: boolean }): ReactNode {
       {(r.status === 'stopped' || r.status === 'interrupted' || r.status === 'failed' || r.status === 'queued') && !props.anyActive ? (
         <button type="button" className="btn btn-small btn-accent" data-testid="run-resume" onClick={() => void resumeRun(r.runId)}>
           Resume
+        </button>
+      ) : null}
+      {(r.status === 'finished' || r.status === 'stopped' || r.status === 'interrupted') && r.epoch > 0 && !props.anyActive ? (
+        <button type="button" className="btn btn-small" data-testid="run-export" title="Download this run's model bundle (.zip) from its newest checkpoint" onClick={() => void exportRunBundle(r.runId)}>
+          ⤓
         </button>
       ) : null}
       {!ACTIVE.includes(r.status) ? (
