@@ -340,7 +340,10 @@ const api = {
         const runners = await runnersFor(dev, folds);
         const sessionMs = performance.now() - ts;
         // memory budget from navigator.deviceMemory (+ the GPU's largest buffer); refuses with a suggestion
-        const budget = memoryBudget(browserMemoryInfo(gpuLimits && { maxBufferSize: gpuLimits.maxBufferSize, maxStorageBufferBindingSize: gpuLimits.maxStorageBufferBindingSize }));
+        const budget = memoryBudget({
+          ...browserMemoryInfo(gpuLimits && { maxBufferSize: gpuLimits.maxBufferSize, maxStorageBufferBindingSize: gpuLimits.maxStorageBufferBindingSize }),
+          overrideBytes: memoryBudgetOverride ?? undefined,
+        });
         const out = await runPrediction(image, model, runners, {
           tta: opts.tta,
           stepSize: opts.stepSize,
@@ -439,7 +442,14 @@ const api = {
  * Fault-injection test hooks (used only by e2e/faults.e2e.ts through the page's `window.__segstudioTest`,
  * which exists only with `?testhooks=1`). They cause real faults; nothing is simulated.
  */
+/** an explicit memory budget (bytes) set by the e2e hook; null = from the device */
+let memoryBudgetOverride: number | null = null;
+
 const testHooks = {
+  /** sets (bytes) or clears (null) an explicit memory budget for the next segmentations */
+  __testSetMemoryBudget(bytes: number | null): void {
+    memoryBudgetOverride = bytes;
+  },
   /** destroys this worker's real GPUDevice (device.lost fires with reason 'destroyed'); false when there is none */
   __testLoseGpu(): boolean {
     return destroyGpuForTest();

@@ -500,6 +500,8 @@ function installFaultHooks(): void {
     },
     /** how many inference workers were started so far */
     workerGenerations: () => supervisor.generations,
+    /** an explicit memory budget in bytes for the next segmentations (null: from the device again) */
+    setMemoryBudget: (bytes: number | null) => workerApi().__testSetMemoryBudget(bytes),
   };
   Object.defineProperty(window, '__segstudioTest', { value: Object.freeze(hooks), configurable: false, writable: false });
 }
