@@ -8,7 +8,7 @@ interface VerbModule {
   run(args: string[]): Promise<number>;
 }
 
-const VERB_NAMES = ['verify', 'predict', 'evaluate', 'ensemble', 'postprocess', 'plan', 'train', 'find-best', 'export', 'evaluate-model'];
+const VERB_NAMES = ['verify', 'predict', 'evaluate', 'ensemble', 'postprocess', 'plan', 'train', 'find-best', 'export', 'evaluate-model', 'dicom'];
 
 // Verb modules are loaded lazily (start-up stays fast: `predict` never loads the trainer).
 const VERBS: Record<string, () => Promise<VerbModule>> = Object.fromEntries(
