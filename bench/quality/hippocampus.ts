@@ -42,6 +42,8 @@ export interface HippoOptions {
   report: string;
   command: string;
   note?: string;
+  /** the folds' validation predictions were made without mirroring TTA (bench/quality/validateFolds.ts --no-tta) */
+  cvNoTta?: boolean;
 }
 
 function parse(argv: string[]): HippoOptions {
@@ -61,6 +63,7 @@ function parse(argv: string[]): HippoOptions {
     report: path.resolve(get('--report') ?? path.join(repoRoot, 'bench/out/quality-hippocampus')),
     command: get('--command') ?? '',
     note: get('--note'),
+    cvNoTta: argv.includes('--cv-no-tta'),
   };
 }
 
@@ -258,7 +261,7 @@ function buildCard(o: HippoOptions, x: {
       cases: x.cases,
     },
     evaluation: {
-      method: `${x.folds.length}-fold cross-validation (nnU-Net splits_final.json; each case predicted by the fold that did not train on it, mirroring TTA)`,
+      method: `${x.folds.length}-fold cross-validation (nnU-Net splits_final.json; each case predicted by the fold that did not train on it, ${o.cvNoTta ? 'without mirroring TTA' : 'mirroring TTA'})`,
       per_label: x.rows,
       foreground_mean: x.fg,
       postprocessing: x.pp,
