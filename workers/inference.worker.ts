@@ -197,6 +197,11 @@ function deviceLabel(device: WebDevice, adapter: string | null): string {
 }
 
 const api = {
+  /** answers once this worker holds its life lock: from then on the page notices if it dies */
+  async hello(): Promise<void> {
+    await lifeLock;
+  },
+
   async init(cancelBuffer?: SharedArrayBuffer, warmChoice?: DeviceChoice): Promise<RuntimeInfo> {
     if (cancelBuffer) S.cancelFlag = new Int32Array(cancelBuffer);
     await lifeLock;

@@ -50,6 +50,7 @@ const supervisor = new WorkerSupervisor<InferenceRemote>({
     if (restoreSources.image) await restoreSources.image(remote);
     if (restoreSources.model) await restoreSources.model(remote);
   },
+  hello: (remote) => remote.hello(),
   watch: watchLifeLock,
   onDeath({ reason, restarting }) {
     set({

@@ -66,12 +66,23 @@ export function describeAdapter(info: GPUAdapterInfo | undefined): string {
   return parts.length ? [...new Set(parts)].join(' ') : 'unknown adapter';
 }
 
+/** A GPU request that never settles (a wedged driver or GPU process) must not hang the worker. */
+export const GPU_REQUEST_TIMEOUT_MS = 30_000;
+
+function withTimeout<T>(p: Promise<T>, what: string, ms = GPU_REQUEST_TIMEOUT_MS): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new SegStudioError('webgpu', `${what} did not answer within ${Math.round(ms / 1000)} s`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
 /** Probes WebGPU without creating a device: the adapter's name, or why there is none. */
 export async function probeWebGpu(): Promise<{ adapter: string | null; reason: string | null; isFallback: boolean }> {
   const gpu = (self.navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu) return { adapter: null, reason: 'this browser exposes no WebGPU (navigator.gpu is missing)', isFallback: false };
   try {
-    const adapter = await gpu.requestAdapter();
+    const adapter = await withTimeout(gpu.requestAdapter(), 'navigator.gpu.requestAdapter()');
     if (!adapter) {
       return {
         adapter: null,
@@ -126,7 +137,7 @@ async function createGpu(): Promise<GpuState> {
   if (gpuState?.lost) throw new SegStudioError('webgpu-lost', `the WebGPU device was lost (${gpuState.lostReason ?? 'unknown'}); reload the page to use the GPU again`);
   const gpu = (self.navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu) throw new SegStudioError('webgpu', 'this browser exposes no WebGPU');
-  const adapter = await gpu.requestAdapter();
+  const adapter = await withTimeout(gpu.requestAdapter(), 'navigator.gpu.requestAdapter()');
   if (!adapter) throw new SegStudioError('webgpu', 'no WebGPU adapter');
   const requiredLimits: Record<string, number> = {};
   for (const k of LIMITS_TO_RAISE) {
@@ -134,7 +145,7 @@ async function createGpu(): Promise<GpuState> {
     if (typeof v === 'number') requiredLimits[k] = v;
   }
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
-  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  const device = await withTimeout(adapter.requestDevice({ requiredLimits, requiredFeatures }), 'GPUAdapter.requestDevice()');
   const ort = await loadOrt('webgpu');
   ort.env.webgpu.device = device;
   const state: GpuState = { device, adapterName: describeAdapter(adapter.info), lost: false };

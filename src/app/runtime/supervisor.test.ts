@@ -146,4 +146,32 @@ describe('WorkerSupervisor', () => {
     expect(h.log.filter((l) => l.includes('restarting=false'))).toEqual([]);
     expect(h.sup.generations).toBe(4);
   });
+
+  it('with hello, a worker that dies during a hanging init is noticed and replaced', async () => {
+    const watched: string[] = [];
+    const deaths = new Map<number, () => void>();
+    let hangInit = true;
+    const sup = new WorkerSupervisor<{ gen: number; echo(): Promise<number> }>({
+      name: 'w',
+      spawn: (lock) => {
+        const gen = Number(/\/(\d+)-/.exec(lock)![1]);
+        return { remote: { gen, echo: async () => gen }, terminate: () => undefined };
+      },
+      hello: async (r) => void watched.push(`hello ${r.gen}`),
+      init: (r) => (hangInit && r.gen === 1 ? new Promise<void>(() => undefined) : Promise.resolve()),
+      watch: (lock, onDeath) => {
+        const gen = Number(/\/(\d+)-/.exec(lock)![1]);
+        watched.push(`watch ${gen}`);
+        deaths.set(gen, onDeath);
+        return true;
+      },
+    });
+    const first = sup.api.echo();
+    await flush();
+    expect(watched).toEqual(['hello 1', 'watch 1']);
+    deaths.get(1)!();
+    await expect(first).rejects.toMatchObject({ name: `SegStudioError:${WORKER_CRASHED}:` });
+    hangInit = false;
+    await expect(sup.api.echo()).resolves.toBe(2);
+  });
 });

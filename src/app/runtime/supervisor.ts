@@ -28,7 +28,9 @@ export interface SupervisorOptions<R> {
   name: string;
   /** starts one worker; `lockName` must reach the worker (e.g. as its Worker name) */
   spawn(lockName: string): Spawned<R>;
-  /** first call on a new worker (its init, which must not return before the worker holds its life lock) */
+  /** a cheap first call that returns once the worker holds its life lock (so death is watched from then on) */
+  hello?(remote: R): Promise<void>;
+  /** first call on a new worker (without `hello`: must not return before the worker holds its life lock) */
   init(remote: R, restart: { reason: string } | null): Promise<void>;
   /** after init on a restarted worker: reload what the page had loaded (image, model) */
   restore?(remote: R, reason: string): Promise<void>;
@@ -108,9 +110,16 @@ export class WorkerSupervisor<R extends object> {
     const g: Generation<R> = { id, spawned, alive: true, died, kill, ready: null as unknown as Promise<Generation<R>> };
     this.current = g;
     g.ready = (async () => {
-      await Promise.race([this.o.init(spawned.remote, restart), died]);
-      // the worker holds its life lock once init has returned
-      this.o.watch?.(lockName, () => this.onDied(g, 'the inference worker stopped (it crashed, ran out of memory or was terminated)'));
+      const watch = () => this.o.watch?.(lockName, () => this.onDied(g, 'the inference worker stopped (it crashed, ran out of memory or was terminated)'));
+      // the worker holds its life lock once hello (or, without it, init) has returned
+      if (this.o.hello) {
+        await Promise.race([this.o.hello(spawned.remote), died]);
+        watch();
+        await Promise.race([this.o.init(spawned.remote, restart), died]);
+      } else {
+        await Promise.race([this.o.init(spawned.remote, restart), died]);
+        watch();
+      }
       if (restart && this.o.restore) {
         try {
           await Promise.race([this.o.restore(spawned.remote, restart.reason), died]);
