@@ -223,6 +223,22 @@ describe('low-memory sliding window', () => {
       expect(low.tiles).toBe(ref.tiles);
       expect(low.tiles).toBeGreaterThan(1);
       expect(bitsEqual(low.logits, ref.logits)).toBe(true);
+      // streaming: every slice once, in order, equal to the accumulated logits
+      const [K, d0, d1, d2] = ref.shape.length === 4 ? ref.shape : [ref.shape[0], 1, ...ref.shape.slice(1)];
+      const plane = d1 * d2;
+      const got = new Float32Array(K * d0 * plane);
+      const order: number[] = [];
+      const st = await predictSlidingWindow(data, c.shape, runners, {
+        ...opts,
+        onSlice: (z, slice, k) => {
+          expect(k).toBe(K);
+          order.push(z);
+          for (let q = 0; q < K; q++) got.set(slice.subarray(q * plane, (q + 1) * plane), (q * d0 + z) * plane);
+        },
+      });
+      expect(st.logits.length).toBe(0);
+      expect(order).toEqual(Array.from({ length: d0 }, (_, i) => i));
+      expect(bitsEqual(got, ref.logits)).toBe(true);
     });
   }
 });

@@ -170,18 +170,21 @@ function extractTile(img: Float32Array, tile: Float32Array, C: number, t: readon
       }
 }
 
-/** acc[k, box at (s0, s1, s2)] += pred[k] · w (K channels; acc is [K, ...p], pred [K, ...t], w [...t]). */
-function accumulateTile(acc: Float32Array, pred: Float32Array, w: Float32Array, K: number, t: readonly number[], p: readonly number[], s0: number, s1: number, s2: number): void {
+/**
+ * acc[k, box at (s0, s1, s2)] += pred[k] · w (K channels; acc is [K, lDepth, p1, p2] holding slice z at
+ * z mod lDepth — the whole padded volume when lDepth = p0 —, pred [K, ...t], w [...t]).
+ */
+function accumulateTile(acc: Float32Array, pred: Float32Array, w: Float32Array, K: number, t: readonly number[], p: readonly number[], s0: number, s1: number, s2: number, lDepth = p[0]): void {
   const [t0, t1, t2] = t;
-  const [p0, p1, p2] = p;
+  const [, p1, p2] = p;
   const tVol = t0 * t1 * t2;
-  const pVol = p0 * p1 * p2;
+  const pVol = lDepth * p1 * p2;
   for (let k = 0; k < K; k++)
     for (let z = 0; z < t0; z++)
       for (let y = 0; y < t1; y++) {
         const tRow = (z * t1 + y) * t2;
         const tk = k * tVol + tRow;
-        const pk = k * pVol + ((s0 + z) * p1 + s1 + y) * p2 + s2;
+        const pk = k * pVol + (((s0 + z) % lDepth) * p1 + s1 + y) * p2 + s2;
         for (let x = 0; x < t2; x++) acc[pk + x] += pred[tk + x] * w[tRow + x];
       }
 }
@@ -204,6 +207,12 @@ export interface SlidingWindowOptions {
    * `lowMemory: false` (one whole-volume weights map, divided at the end: the reference path).
    */
   lowMemory?: boolean;
+  /**
+   * Streaming: each finished slice of axis 0 (image coordinates, padding removed) is handed over as float32
+   * [K, d1, d2] as soon as no later tile can reach it, in order z = 0, 1, …; the logits then live only for one
+   * tile depth and the result's `logits` is empty. Values are bit-identical to the accumulated logits.
+   */
+  onSlice?: (z: number, slice: Float32Array, classes: number) => void;
 }
 
 export interface SlidingWindowResult {
@@ -234,19 +243,35 @@ function accumulateWeightsRing(ring: Float32Array, g: Float32Array, depth: numbe
 
 /**
  * logits[k, z] /= ring[z mod depth] for slices z in [z0, z1) (their weight sums are final), then clears those
- * ring slots for the slices depth further on.
+ * ring slots for the slices depth further on. Logits hold slice z at z mod lDepth (lDepth = p0: the whole
+ * volume); with `emit`, each divided slice is handed over and its logits slot cleared for reuse.
  */
-function finalizeSlices(L: Float32Array, ring: Float32Array, K: number, depth: number, p: readonly number[], z0: number, z1: number): void {
-  const [p0, p1, p2] = p;
+function finalizeSlices(
+  L: Float32Array,
+  ring: Float32Array,
+  K: number,
+  depth: number,
+  p: readonly number[],
+  z0: number,
+  z1: number,
+  lDepth = p[0],
+  emit?: (z: number, L: Float32Array, lVol: number, slot: number) => void,
+): void {
+  const [, p1, p2] = p;
   const plane = p1 * p2;
-  const pVol = p0 * plane;
+  const lVol = lDepth * plane;
   for (let z = z0; z < z1; z++) {
     const w = ring.subarray((z % depth) * plane, (z % depth + 1) * plane);
+    const slot = (z % lDepth) * plane;
     for (let k = 0; k < K; k++) {
-      const off = k * pVol + z * plane;
+      const off = k * lVol + slot;
       for (let i = 0; i < plane; i++) L[off + i] /= w[i];
     }
     w.fill(0);
+    if (emit) {
+      emit(z, L, lVol, slot);
+      for (let k = 0; k < K; k++) L.fill(0, k * lVol + slot, k * lVol + slot + plane);
+    }
   }
 }
 
@@ -323,8 +348,26 @@ export async function predictSlidingWindow(
   let weights: Float32Array | null = null;
   // low-memory: weight sums for `depth` slices (the tile depth) in a ring; slices before the current tile row
   // are final and divided as soon as the row starts (tiles come in s0-major order)
-  const depth = opts.lowMemory === false ? padded[0] : Math.min(tile3[0], padded[0]);
-  const ringMode = depth < padded[0];
+  const onSlice = opts.onSlice;
+  const depth = opts.lowMemory === false && !onSlice ? padded[0] : Math.min(tile3[0], padded[0]);
+  const ringMode = depth < padded[0] || Boolean(onSlice);
+  // streaming: the logits live in a ring of the same depth; divided slices go to onSlice
+  const lDepth = onSlice ? depth : padded[0];
+  const plane = padded[1] * padded[2];
+  const emit = onSlice
+    ? (z: number, Lr: Float32Array, lVol: number, slot: number) => {
+        const zi = z - padLo[0];
+        if (zi < 0 || zi >= spatial[0]) return;
+        const sPlane = spatial[1] * spatial[2];
+        const slice = new Float32Array(K * sPlane);
+        for (let k = 0; k < K; k++)
+          for (let y = 0; y < spatial[1]; y++) {
+            const src = k * lVol + slot + (y + padLo[1]) * padded[2] + padLo[2];
+            slice.set(Lr.subarray(src, src + spatial[2]), k * sPlane + y * spatial[2]);
+          }
+        onSlice(zi, slice, K);
+      }
+    : undefined;
   let finalized = 0;
   let K = 0;
   let runs = 0;
@@ -332,7 +375,7 @@ export async function predictSlidingWindow(
   opts.onProgress?.(0, totalRuns, 'sliding window');
   for (const [s0, s1, s2] of tiles) {
     if (ringMode && logits && s0 > finalized) {
-      finalizeSlices(logits, weights!, K, depth, padded, finalized, s0);
+      finalizeSlices(logits, weights!, K, depth, padded, finalized, s0, lDepth, emit);
       finalized = s0;
     }
     extractTile(img, tileIn, C, tile3, padded, s0, s1, s2);
@@ -355,7 +398,7 @@ export async function predictSlidingWindow(
           }
           K = out.shape[1];
           flipOut = new Float32Array(K * tVol);
-          logits = new Float32Array(K * pVol);
+          logits = new Float32Array(K * lDepth * plane);
           weights = new Float32Array(depth * padded[1] * padded[2]);
         }
         if (out.data.length !== K * tVol) {
@@ -367,7 +410,7 @@ export async function predictSlidingWindow(
           pred = flipOut!;
         }
         // logits[k, tile] += pred[k] · gaussian / runsPerTile, straight into the accumulator
-        accumulateTile(logits, pred, gw, K, tile3, padded, s0, s1, s2);
+        accumulateTile(logits, pred, gw, K, tile3, padded, s0, s1, s2, lDepth);
         opts.onProgress?.(runs, totalRuns, 'sliding window');
       }
     }
@@ -377,7 +420,7 @@ export async function predictSlidingWindow(
   // divide (the slices not yet divided), then revert padding
   const L = logits!;
   const W = weights!;
-  if (ringMode) finalizeSlices(L, W, K, depth, padded, finalized, padded[0]);
+  if (ringMode) finalizeSlices(L, W, K, depth, padded, finalized, padded[0], lDepth, emit);
   else {
     for (let k = 0; k < K; k++) {
       const off = k * pVol;
@@ -385,6 +428,7 @@ export async function predictSlidingWindow(
     }
   }
   const outShape = [K, ...spatialIn];
+  if (onSlice) return { logits: new Float32Array(0), shape: outShape, networkMs, runs, tiles: tiles.length };
   if (!needsPad) return { logits: L, shape: outShape, networkMs, runs, tiles: tiles.length };
   const sVol = spatial[0] * spatial[1] * spatial[2];
   const out = new Float32Array(K * sVol);
