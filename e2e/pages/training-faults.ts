@@ -6,6 +6,8 @@ import * as Comlink from 'comlink';
 import type { RunInfo, TrainingStartInfo, TrainingWorkerApi, TrainingWorkerEvent, TrainerResult } from '../../workers/training.worker.ts';
 import { tinyMultiPlans, tinyRawDataset } from '../../src/training/trainer/testing.ts';
 import { loadBundle, unzipBundle } from '../../src/core/inference/bundle.ts';
+import { IndexedDbRoot, OpfsRoot } from '../../src/training/trainer/opfsStorage.ts';
+import { storageRootConformance } from '../../src/training/workflow/storageRootConformance.ts';
 
 export interface StartOptions {
   runId: string;
@@ -25,6 +27,8 @@ export interface TrainingFaultsDriver {
   /** resolves with the run's result or its error (name 'SegStudioError:<code>:<file>') */
   wait(): Promise<Outcome<TrainerResult>>;
   destroyDevice(): Promise<boolean>;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   listRuns(): Promise<RunInfo[]>;
   status(): ReturnType<TrainingWorkerApi['status']>;
   /** crossValidation over every validated run, then exportBest; the bundle checked by the inference side's loader */
@@ -32,6 +36,8 @@ export interface TrainingFaultsDriver {
     Outcome<{ best: string; candidates: string[]; folds: number[]; perFold: number[]; files: string[]; bundleFolds: number[]; hasPostprocessing: boolean; table: string }>
   >;
   deleteRun(runId: string): Promise<Outcome<string[]>>;
+  /** the StorageRoot conformance checks on OPFS and on IndexedDB (failed expectations per root) */
+  storageConformance(): Promise<Outcome<{ opfs: string[]; indexedDb: string[] }>>;
 }
 
 declare global {
@@ -84,6 +90,8 @@ window.__tf = {
     ),
   wait: () => outcome(api.wait()),
   destroyDevice: () => api.testDestroyDevice(),
+  pause: () => api.pause(),
+  resume: () => api.resume(),
   listRuns: () => api.listRuns(),
   status: () => api.status(),
   crossValidateAndExport: () =>
@@ -103,6 +111,13 @@ window.__tf = {
           table: cv.table,
         };
       })(),
+    ),
+  storageConformance: () =>
+    outcome(
+      (async () => ({
+        opfs: await storageRootConformance(new OpfsRoot('segstudio-conformance')),
+        indexedDb: await storageRootConformance(new IndexedDbRoot('segstudio-conformance')),
+      }))(),
     ),
   deleteRun: (runId) =>
     outcome(

@@ -23,6 +23,7 @@ import { datasetInfo, listDatasets } from './datasetStore.ts';
 import { deleteRun, listRuns, updateRunStatus, validationFolder } from './runs.ts';
 import { TrainingSession, type TrainingWorkerEvent } from './session.ts';
 import { MemoryRoot } from './storageRoot.ts';
+import { storageRootConformance } from './storageRootConformance.ts';
 
 const PLANS = tinyMultiPlans({
   '2d': { features: [4, 8], kernel: [3, 3], strides: [[1, 1], [2, 2]], patch: [12, 12], batchSize: 2 },
@@ -284,4 +285,10 @@ describe('the page and the CLI train the same', () => {
     expect(Array.from(pb.data)).toEqual(Array.from(pa.data));
     await s.dispose();
   }, 120_000);
+});
+
+describe('StorageRoot', () => {
+  it('MemoryRoot passes the storage-root conformance checks (OPFS and IndexedDB pass them in e2e/training-faults)', async () => {
+    expect(await storageRootConformance(new MemoryRoot('m'))).toEqual([]);
+  });
 });
