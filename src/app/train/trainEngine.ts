@@ -431,10 +431,12 @@ async function runOne(runId: string, resume: boolean): Promise<boolean> {
     }
     const result = await trainingApi().wait();
     const st = await trainingApi().status();
-    updateRun(runId, { status: result.status, epoch: result.epoch, log: st.log ?? result.log, bestEma: result.bestEma });
+    updateRun(runId, { epoch: result.epoch, log: st.log ?? result.log, bestEma: result.bestEma });
     setTrain({ live: null });
     setTask(null);
+    // the fold's validation summary first, then the status: 'finished' always comes with its validation
     if (result.status === 'finished') await syncRunsFromWorker();
+    updateRun(runId, { status: result.status });
     persist();
     return result.status === 'finished';
   } catch (e) {
