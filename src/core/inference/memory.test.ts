@@ -105,14 +105,20 @@ describe('estimatePrediction', () => {
     expect(e.runs).toBe(216);
     const V = 100 ** 3;
     const tile = 64 ** 3;
-    const sw = 4 * V /* input */ + 4 * V /* preprocessed */ + 4 * 3 * V /* logits */ + 4 * 64 * 100 * 100 /* weight ring */ + 4 * tile * (2 + 9);
+    const ring = 64 * 100 * 100; // one tile depth of slices
+    // no resampling back: slices stream into a uint8 label map; logits and weight sums for one tile depth
+    const sw = 4 * V /* input */ + 4 * V /* preprocessed */ + 4 * 3 * ring /* logits */ + 4 * ring /* weights */ + 4 * tile * (2 + 9) + V /* labels */;
     expect(e.peakPhase).toBe('sliding window');
     expect(e.peakBytes).toBe(sw);
     expect(e.phases.find((p) => p.name === 'preprocessing')!.bytes).toBe(4 * V + 2 * V + 4 * V + 3 * V);
-    expect(e.phases.find((p) => p.name === 'export')!.bytes).toBe(4 * V + 4 * 3 * V + (V + V));
-    // the reference path keeps a whole-volume weights map
+    expect(e.phases.find((p) => p.name === 'export')!.bytes).toBe(4 * V + (V + V));
+    // the reference path keeps whole-volume logits and weights, and exports from the logits
     const ref = estimatePrediction(img, plans, '3d_fullres', { classes: 3, baselineBytes: 0, lowMemory: false });
-    expect(ref.peakBytes - e.peakBytes).toBe(4 * V - 4 * 64 * 100 * 100);
+    expect(ref.peakBytes).toBe(4 * V + 4 * V + 4 * 3 * V + 4 * V + 4 * tile * (2 + 9));
+    expect(ref.phases.find((p) => p.name === 'export')!.bytes).toBe(4 * V + 4 * 3 * V + (V + V));
+    // probabilities need the whole logits even on the low-memory path
+    const probs = estimatePrediction(img, plans, '3d_fullres', { classes: 3, baselineBytes: 0, saveProbabilities: true });
+    expect(probs.phases.find((p) => p.name === 'sliding window')!.items['logits accumulator']).toBe(4 * 3 * V);
   });
 
   it('resampling: the resampled image, streaming export of one class at a time', () => {
@@ -297,6 +303,32 @@ describe('predictCase and the budget', () => {
     expect((err as Error).message).toContain('Try:');
     expect(runs).toBe(0);
     expect(stages).toEqual([]);
+  });
+
+  it('slice streaming (no resampling): the same labels as the reference path, through crop and transposes', async () => {
+    const plans = syntheticPlans({ patchSize: [6, 8, 8], spacing: [1, 1, 1], channels: 1, normalization: 'NoNormalization' });
+    plans.transpose_forward = [1, 0, 2];
+    plans.transpose_backward = [1, 0, 2];
+    const files = await createBundle({
+      plans,
+      dataset: { channel_names: { '0': 'MR' }, labels: { background: 0, a: 1, b: 2 }, file_ending: '.nii.gz' },
+      configuration: '3d_fullres',
+      folds: { 0: buildPointwiseOnnx([[1], [-1], [0.5]], [0, 0, 0]) },
+    });
+    const b = await loadBundle(files, 'tiny3');
+    const shape = [1, 17, 23, 19];
+    const n = 17 * 23 * 19;
+    const data = lcgValues(n, 4, 3);
+    for (let i = 0; i < n; i++) if (i % 19 < 3) data[i] = 0;
+    const img: Image = { data, shape, properties: { format: 'nifti', spacing: [1, 1, 1], fileName: 'x.nii.gz' } };
+    const runners = [wobblyRunner(3), wobblyRunner(3)];
+    const low = await predictCase(img, b, runners, { stepSize: 0.5 });
+    const ref = await predictCase(img, b, runners, { stepSize: 0.5, lowMemory: false });
+    expect(low.properties!.bbox_used_for_cropping).not.toEqual([[0, 23], [0, 17], [0, 19]]);
+    expect(low.labels.shape).toEqual([17, 23, 19]);
+    expect(Array.from(low.labels.data)).toEqual(Array.from(ref.labels.data));
+    expect(new Set(low.labels.data).size).toBe(3);
+    expect(low.estimate!.phases[1].items['label map (crop grid)']).toBeGreaterThan(0);
   });
 
   it('runs when it fits and returns the estimate it checked', async () => {

@@ -370,14 +370,19 @@ export function estimatePrediction(image: ImageInfo, plans: Plans, configuration
     pre['resampling temporaries'] = 2 * f4 * Math.max(Vc, Vr);
   }
 
-  // sliding window
+  // sliding window; without resampling back (label models, no probabilities) the slices stream straight into
+  // the label map and the logits exist for one tile depth only
+  const wideLabels = K - 1 >= 255 ? 2 : 1;
+  const streamSlices = lowMemory && !resamples && !opts.saveProbabilities && !opts.regions && !(opts.perFold && F > 1);
+  const ringSlices = Math.min(tile3[0], padded[0]) * padded[1] * padded[2];
   const sw: Record<string, number> = { runtime: baseline, 'input image': input, 'preprocessed image': f4 * C * Vr };
   if (needsPad) sw['padded image'] = f4 * C * Vp;
-  sw['logits accumulator'] = f4 * K * Vp;
-  sw['Gaussian weight sums'] = f4 * (lowMemory ? Math.min(tile3[0], padded[0]) * padded[1] * padded[2] : Vp);
+  sw['logits accumulator'] = f4 * K * (streamSlices ? ringSlices : Vp);
+  sw['Gaussian weight sums'] = f4 * (lowMemory ? ringSlices : Vp);
   sw['tile buffers'] = f4 * tVol * (2 * C + 3 * K);
   if (activations) sw['network activations'] = activations;
-  if (needsPad) sw['unpadded logits'] = f4 * K * Vr;
+  if (streamSlices) sw['label map (crop grid)'] = wideLabels * Vr;
+  else if (needsPad) sw['unpadded logits'] = f4 * K * Vr;
   if (opts.perFold && F > 1) {
     // every fold's own logits, then their mean (the accumulator of the fold in flight is one of them)
     sw['logits accumulator'] = f4 * K * Vp;
@@ -387,8 +392,7 @@ export function estimatePrediction(image: ImageInfo, plans: Plans, configuration
 
   // export
   const ex: Record<string, number> = { runtime: baseline, 'input image': input };
-  ex['logits'] = f4 * K * Vr * (opts.perFold && F > 1 ? F + 1 : 1);
-  const wideLabels = K - 1 >= 255 ? 2 : 1;
+  if (!streamSlices) ex['logits'] = f4 * K * Vr * (opts.perFold && F > 1 ? F + 1 : 1);
   const streaming = lowMemory && !opts.saveProbabilities && !opts.regions;
   if (opts.saveProbabilities || opts.regions) {
     ex['resampled logits / probabilities'] = f4 * K * Vc;

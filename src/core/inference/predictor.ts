@@ -142,12 +142,33 @@ export function exportLabelsStreaming(logits: Float32Array, K: number, props: Pr
     ch = null;
   }
   best = null;
+  return labelsFromCrop(segCrop, props);
+}
+
+/** A label map on the crop grid pasted into the uncropped grid (zeros outside) and transposed back. */
+function labelsFromCrop(segCrop: Uint8Array | Uint16Array, props: PreprocessingProperties): LabelMap {
   const before = props.shape_before_cropping;
-  const full = wide ? new Uint16Array(product(before)) : new Uint8Array(product(before));
+  const full = segCrop instanceof Uint16Array ? new Uint16Array(product(before)) : new Uint8Array(product(before));
   pasteIntoBox(full, segCrop, 1, before, props.bbox_used_for_cropping);
   if (props.transpose_backward.every((a, i) => a === i)) return { data: full, shape: [...before] };
   const back = transposeArray(full, 1, before, props.transpose_backward);
   return { data: back.data, shape: back.shape };
+}
+
+/** argmax over the K channels of one slice ([K, plane]) into out[offset …] (first maximum wins, NaN rule of argmaxChannels). */
+function argmaxSliceInto(slice: Float32Array, K: number, plane: number, out: Uint8Array | Uint16Array, offset: number): void {
+  for (let i = 0; i < plane; i++) {
+    let best = 0;
+    let bv = slice[i];
+    for (let k = 1; k < K; k++) {
+      const v = slice[k * plane + i];
+      if (v > bv || (bv !== bv && v === v)) {
+        bv = v;
+        best = k;
+      }
+    }
+    out[offset + i] = best;
+  }
 }
 
 /** Input channel names the model expects, in order. */
@@ -262,6 +283,10 @@ async function predictBundle(image: Image, model: ModelBundle, runners: readonly
   const swOpts = { patchSize: patch, stepSize: opts.stepSize ?? 0.5, mirrorAxes, signal: opts.signal, lowMemory };
   let sw: Awaited<ReturnType<typeof predictSlidingWindow>>;
   let foldLogits: Float32Array[] | null = null;
+  const props = pre.properties;
+  const resamples = props.shape_after_resampling.some((v, i) => v !== props.shape_after_cropping_and_before_resampling[i]);
+  const streamSlices = lowMemory && !resamples && !regions && !opts.saveProbabilities && !(opts.perFold && runners.length > 1);
+  let streamedSeg: Uint8Array | Uint16Array | null = null;
   if (opts.perFold && runners.length > 1) {
     // one sliding window per fold (same tiles, same network runs in total), then the mean of the logits
     const F = runners.length;
@@ -288,6 +313,19 @@ async function predictBundle(image: Image, model: ModelBundle, runners: readonly
       runs: per.reduce((a, p) => a + p.runs, 0),
       networkMs: per.reduce((a, p) => a + p.networkMs, 0),
     };
+  } else if (streamSlices) {
+    // no resampling back: each finished slice is argmaxed straight into the crop-grid label map, so the logits
+    // only ever exist for one tile depth (same labels as the accumulated logits + exportPredictionToOriginal)
+    const plane = pre.shape[2] * pre.shape[3];
+    const nCrop = pre.shape[1] * plane;
+    sw = await predictSlidingWindow(pre.data, pre.shape, runners, {
+      ...swOpts,
+      onProgress: opts.onProgress,
+      onSlice: (z, slice, Kc) => {
+        if (!streamedSeg) streamedSeg = Kc - 1 >= 255 ? new Uint16Array(nCrop) : new Uint8Array(nCrop);
+        argmaxSliceInto(slice, Kc, plane, streamedSeg, z * plane);
+      },
+    });
   } else {
     sw = await predictSlidingWindow(pre.data, pre.shape, runners, { ...swOpts, onProgress: opts.onProgress });
   }
@@ -300,9 +338,10 @@ async function predictBundle(image: Image, model: ModelBundle, runners: readonly
   throwIfCancelled(opts.signal);
   opts.onProgress?.(0, 1, 'export');
   // streaming (one class at a time) only pays when the logits are resampled; label models only
-  const resamples = pre.properties.shape_after_resampling.some((v, i) => v !== pre.properties.shape_after_cropping_and_before_resampling[i]);
   const stream = lowMemory && resamples && !regions;
-  const exp = stream && !opts.saveProbabilities
+  const exp = streamSlices
+    ? { labels: labelsFromCrop(streamedSeg!, props), probabilities: undefined }
+    : stream && !opts.saveProbabilities
     ? { labels: exportLabelsStreaming(sw.logits, K, pre.properties, model.plans, cfgName, opts.signal), probabilities: undefined }
     : exportPredictionToOriginal(sw.logits, K, pre.properties, model.plans, cfgName, {
       saveProbabilities: opts.saveProbabilities,
