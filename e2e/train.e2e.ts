@@ -100,6 +100,13 @@ describeWithData('Train view: dataset → plans → WebGPU training with reload 
     await page.selectOption('[data-testid=edit-backend]', 'webgpu');
     await expect(page.textContent('[data-testid=train-arch-3d_fullres]')).resolves.toMatch(/3 stages · features 4, 8, 16/);
     saveArtifact('train-plans.png', await page.screenshot());
+    // nnUNetPlans.json download carries the edits (and leaves 2d as planned)
+    const [plansDl] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=download-plans]')]);
+    const plansJson = JSON.parse(fs.readFileSync((await plansDl.path())!, 'utf8'));
+    expect(plansDl.suggestedFilename()).toBe('nnUNetPlans.json');
+    expect(plansJson.configurations['3d_fullres'].patch_size).toEqual([16, 16, 16]);
+    expect(plansJson.configurations['3d_fullres'].architecture.arch_kwargs.features_per_stage).toEqual([4, 8, 16]);
+    expect(plansJson.configurations['2d']).toEqual(s.train.plans!.configurations['2d']);
 
     // ---- train on WebGPU; the chart gets its first epoch
     await page.click('[data-testid=train-start]');

@@ -4,6 +4,8 @@
 import * as Comlink from 'comlink';
 import type { TrainingWorkerApi, TrainingWorkerEvent } from '../../../workers/training.worker.ts';
 import type { Plans } from '../../core/planning/plans.ts';
+import { plansToJson } from '../../core/planning/planner.ts';
+import { pyJsonDumps } from '../../core/evaluation/pyjson.ts';
 import { emptyLog, type TrainingLogData } from '../../training/trainer/log.ts';
 import { loadModelFiles, reportError, type DroppedFile } from '../engine.ts';
 import { get, pushError, set } from '../store.ts';
@@ -34,6 +36,7 @@ function persist(): void {
     plans: t.plans,
     planError: t.planError,
     splits: t.splits,
+    fingerprintJson: t.fingerprintJson,
     explanations: t.explanations,
     edits: t.edits,
     schedule: t.schedule,
@@ -213,6 +216,7 @@ function showAnalysis(r: PlanningResult): void {
     plans: r.plans,
     planError: r.planError,
     splits: r.splits,
+    fingerprintJson: r.fingerprintJson,
     explanations: r.explanations,
     edits,
     schedule: { ...get().train.schedule, configuration },
@@ -660,6 +664,24 @@ export function saveBytes(bytes: Uint8Array | Blob, name: string, mime = 'applic
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/**
+ * nnU-Net's planning files as downloads: dataset_fingerprint.json, nnUNetPlans.json with the user's edits of
+ * every valid configuration applied, splits_final.json (the texts `segstudio plan` writes).
+ */
+export function downloadPlanningFiles(which: 'fingerprint' | 'plans' | 'splits'): void {
+  const t = get().train;
+  if (which === 'fingerprint' && t.fingerprintJson) saveBytes(new TextEncoder().encode(t.fingerprintJson), 'dataset_fingerprint.json', 'application/json');
+  if (which === 'splits' && t.splits) saveBytes(new TextEncoder().encode(pyJsonDumps(t.splits)), 'splits_final.json', 'application/json');
+  if (which === 'plans' && t.plans) {
+    let plans = t.plans;
+    for (const c of Object.keys(t.edits)) {
+      const a = applyPlanEdits(plans, c, t.edits[c]);
+      if (a.plans && a.notes.length) plans = a.plans;
+    }
+    saveBytes(new TextEncoder().encode(plansToJson(plans)), 'nnUNetPlans.json', 'application/json');
+  }
 }
 
 /** One run's bundle as a download (any run with a checkpoint: the final one when it finished). */

@@ -129,6 +129,8 @@ export interface TrainState {
   plans: Plans | null;
   planError: string | null;
   splits: { train: string[]; val: string[] }[] | null;
+  /** dataset_fingerprint.json as nnU-Net writes it (download) */
+  fingerprintJson: string | null;
   /** configuration name → plain-words explanation */
   explanations: Record<string, string>;
   edits: Record<string, PlanEdits>;
@@ -172,6 +174,7 @@ export function initialTrainState(): TrainState {
     plans: null,
     planError: null,
     splits: null,
+    fingerprintJson: null,
     explanations: {},
     edits: {},
     schedule: { ...DEFAULT_SCHEDULE },

@@ -3,7 +3,7 @@ import { Panel } from '../../components/Panel.tsx';
 import { useApp } from '../../store.ts';
 import { configurationNames } from '../datasetIntake.ts';
 import { applyPlanEdits, foldCount, trainableProblem } from '../planEdit.ts';
-import { editPlan, resetPlanEdits, setSchedule, startProblems, startTraining } from '../trainEngine.ts';
+import { downloadPlanningFiles, editPlan, resetPlanEdits, setSchedule, startProblems, startTraining } from '../trainEngine.ts';
 import type { PlanEdits, TrainBackendChoice } from '../types.ts';
 
 /** A number field that keeps what the user typed (even invalid) and reports numbers (NaN when not a number). */
@@ -104,7 +104,24 @@ export function PlansSection(): ReactNode {
   const problems = startProblems(train);
   const toggleFold = (f: number) => setSchedule({ folds: schedule.folds.includes(f) ? schedule.folds.filter((x) => x !== f) : [...schedule.folds, f].sort() });
   return (
-    <Panel title="Plans" testId="train-plans" right={<span className="muted small">{plans.plans_name} · GPU memory target 8 GB (nnU-Net's reference)</span>}>
+    <Panel
+      title="Plans"
+      testId="train-plans"
+      right={
+        <div className="btn-row">
+          <span className="muted small">{plans.plans_name} · 8 GB memory target (nnU-Net's reference)</span>
+          <button type="button" className="btn btn-small" title="nnUNetPlans.json with your edits" data-testid="download-plans" onClick={() => downloadPlanningFiles('plans')}>
+            plans.json
+          </button>
+          <button type="button" className="btn btn-small" title="dataset_fingerprint.json" onClick={() => downloadPlanningFiles('fingerprint')} disabled={!train.fingerprintJson}>
+            fingerprint
+          </button>
+          <button type="button" className="btn btn-small" title="splits_final.json (nnU-Net's 5-fold split)" onClick={() => downloadPlanningFiles('splits')} disabled={!train.splits}>
+            splits
+          </button>
+        </div>
+      }
+    >
       <div className="config-list">
         {names.map((n) => (
           <ConfigCard key={n} name={n} selected={schedule.configuration === n} />
