@@ -99,6 +99,8 @@ interface FoldFacts {
   backend: string;
   validationDice: number | null;
   parameters: number;
+  /** learning rate of each epoch (the checkpoint's log) */
+  lrs: number[];
 }
 
 /** What one fold's checkpoint_final and training_log say about its run. */
@@ -106,7 +108,7 @@ function foldFacts(modelDir: string, fold: number): FoldFacts {
   const dir = path.join(modelDir, `fold_${fold}`);
   const ck = readJson<{
     init_args: { numEpochs: number; iterationsPerEpoch: number; valIterationsPerEpoch: number };
-    logging: { epoch_times_sec: number[] };
+    logging: { epoch_times_sec: number[]; lrs: number[] };
     backend?: string;
     tensors: { group: string; length: number }[];
   }>(path.join(dir, 'checkpoint_final.json'));
@@ -133,6 +135,7 @@ function foldFacts(modelDir: string, fold: number): FoldFacts {
     backend: typeof ck.backend === 'string' ? ck.backend : JSON.stringify(ck.backend ?? null),
     validationDice: val?.foreground_mean?.Dice ?? null,
     parameters: ck.tensors.filter((t) => t.group === 'weights').reduce((s, t) => s + t.length, 0),
+    lrs: ck.logging.lrs,
   };
 }
 
@@ -175,7 +178,7 @@ export function cardMarkdown(card: ReturnType<typeof buildCard>): string {
     `(folds ${card.architecture.folds.join(', ')}), mirroring test-time augmentation.
 - Training data: ${t.data}
 - Data licence and provenance: ${t.license}
-- Trained by SegStudio's own trainer (nnU-Net's loop: SGD 0.99 Nesterov, poly LR from ${t.schedule.initial_lr}, Dice + CE with deep supervision, ` +
+- Trained by SegStudio's own trainer (nnU-Net's loop: SGD 0.99 Nesterov, learning rate per epoch ${t.schedule.learning_rates.join(', ')}, Dice + CE with deep supervision, ` +
     `nnU-Net's augmentation), backend ${t.backend}: ${t.schedule.epochs} epochs × ${t.schedule.iterations_per_epoch} iterations × batch ${t.schedule.batch_size} ` +
     `per fold (nnU-Net: 1000 × 250). Plans: the planner's output with these overrides: ${Object.entries(t.plans_overrides)
       .map(([k, v]) => `\`${k}\` ${JSON.stringify(v.planner)} → ${JSON.stringify(v.used)}`)
@@ -248,7 +251,7 @@ function buildCard(o: HippoOptions, x: {
       command: o.command,
       plans_name: o.plansName,
       plans_overrides: x.overrides,
-      schedule: { epochs: f0.epochs, iterations_per_epoch: f0.iterations, val_iterations_per_epoch: f0.valIterations, batch_size: cfg.batch_size, initial_lr: 0.01 },
+      schedule: { epochs: f0.epochs, iterations_per_epoch: f0.iterations, val_iterations_per_epoch: f0.valIterations, batch_size: cfg.batch_size, learning_rates: f0.lrs.map((v) => Math.round(v * 1e6) / 1e6) },
       backend: f0.backend,
       folds: x.folds.map((f) => ({
         fold: f.fold,
