@@ -1,7 +1,7 @@
 import { useEffect, type ReactNode } from 'react';
 import { openFiles, type DroppedFile } from '../engine.ts';
 import { get, set, useApp } from '../store.ts';
-import { openDataset } from '../train/trainEngine.ts';
+import { looksLikeRawDataset, openDatasetInTrainView } from '../train/trainEngine.ts';
 
 /** Collects files from a drop, walking dropped folders (webkitGetAsEntry) with their relative paths. */
 async function filesFromDrop(dt: DataTransfer): Promise<DroppedFile[]> {
@@ -58,7 +58,8 @@ export function DropZone(): ReactNode {
       depth = 0;
       set({ dragging: false });
       // the Train view takes dataset folders / zips; the Segment view images and models
-      void filesFromDrop(e.dataTransfer).then((files) => (get().page === 'train' ? openDataset(files) : openFiles(files)));
+      // (an nnU-Net raw dataset folder dropped on the Segment view opens in the Train view)
+      void filesFromDrop(e.dataTransfer).then((files) => (get().page === 'train' || looksLikeRawDataset(files) ? openDatasetInTrainView(files) : openFiles(files)));
     };
     window.addEventListener('dragenter', enter);
     window.addEventListener('dragover', over);

@@ -6,7 +6,7 @@ import { zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import type { DatasetFingerprint } from '../../core/planning/planner.ts';
 import { dataPath, describeWithData } from '../../../test/sharedData.ts';
-import { analyzeDataset, configurationNames, datasetEntriesFromPaths, datasetEntriesFromZip, summarizeFingerprint } from './datasetIntake.ts';
+import { analyzeDataset, configurationNames, datasetEntriesFromPaths, datasetEntriesFromZip, looksLikeRawDataset, summarizeFingerprint } from './datasetIntake.ts';
 
 const b = (s: string) => new TextEncoder().encode(s);
 
@@ -25,6 +25,13 @@ describe('dataset entries', () => {
     expect(e.root).toBe('MyDs');
     expect(e.name).toBe('Tiny');
     expect([...e.files.keys()].sort()).toEqual(['dataset.json', 'imagesTr/a_0000.nii.gz', 'labelsTr/a.nii.gz']);
+  });
+
+  it('tells a raw dataset folder from a model bundle folder or images', () => {
+    const p = (...paths: string[]) => paths.map((path) => ({ path }));
+    expect(looksLikeRawDataset(p('Ds/dataset.json', 'Ds/imagesTr/a_0000.nii.gz', 'Ds/labelsTr/a.nii.gz'))).toBe(true);
+    expect(looksLikeRawDataset(p('model/dataset.json', 'model/plans.json', 'model/fold_0.onnx', 'model/manifest.json'))).toBe(false);
+    expect(looksLikeRawDataset(p('case_0000.nii.gz', 'case_0001.nii.gz'))).toBe(false);
   });
 
   it('reads the same from a zip, and refuses a drop without dataset.json naming it', () => {

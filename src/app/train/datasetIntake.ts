@@ -28,6 +28,12 @@ export interface DatasetEntries {
   name: string;
 }
 
+/** Dropped paths holding dataset.json and imagesTr/ (an nnU-Net raw dataset), not images or a model bundle. */
+export function looksLikeRawDataset(files: { path: string }[]): boolean {
+  const paths = files.map((f) => f.path.replace(/\\/g, '/'));
+  return paths.some((p) => /(^|\/)dataset\.json$/.test(p)) && paths.some((p) => /(^|\/)imagesTr\//.test(p));
+}
+
 /**
  * Finds the dataset root (the shallowest folder holding dataset.json) among dropped paths and keeps only the
  * files below it, relative to it. Throws naming the drop when there is no dataset.json.

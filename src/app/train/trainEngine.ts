@@ -11,12 +11,13 @@ import { loadModelFiles, reportError, type DroppedFile } from '../engine.ts';
 import { get, pushError, set } from '../store.ts';
 import type { PlanningInput, PlanningResult, PlanningWorkerApi } from './planning.worker.ts';
 import { applyPlanEdits, editsFromPlans, foldCount, scheduleProblems, trainableProblem } from './planEdit.ts';
-import { configurationNames } from './datasetIntake.ts';
+import { configurationNames, looksLikeRawDataset } from './datasetIntake.ts';
 import { labelNames, pseudoResults, resultsFromCrossValidation } from './results.ts';
 import { ACTIVE_STATUSES, type PageView, type PlanEdits, type RunRecord, type RunStatus, type ScheduleEdits, type TrainState, type TrainTask } from './types.ts';
 import type { RunInfo } from '../../../workers/training.worker.ts';
 
 export type { DroppedFile };
+export { looksLikeRawDataset };
 
 // ---- store helpers
 
@@ -202,6 +203,12 @@ export async function openDataset(files: DroppedFile[]): Promise<void> {
 function planningOptions(): { numForegroundVoxels?: number } {
   const v = Number(new URLSearchParams(location.search).get('train-fg-samples'));
   return Number.isFinite(v) && v >= 1000 ? { numForegroundVoxels: Math.round(v) } : {};
+}
+
+/** Switches to the Train view and opens the dataset there. */
+export async function openDatasetInTrainView(files: DroppedFile[]): Promise<void> {
+  if (get().page !== 'train') setPage('train');
+  await openDataset(files);
 }
 
 function showAnalysis(r: PlanningResult): void {
