@@ -62,7 +62,7 @@ afterAll(async () => {
 });
 
 describe('faults during inference', () => {
-  it('GPU device destroyed mid-run: finishes on WASM identical to a plain WASM run, tells the user, next WebGPU run gets a new device', async () => {
+  it('GPU device destroyed mid-run: finishes on WASM identical to a plain WASM run, tells the user, next WebGPU run gets a new device; lost between runs: told at once', async () => {
     const page = app.page;
     // the reference: a plain WASM run of the demo (8 tiles, no mirroring, to keep the test short)
     const plain = await segment(page, 'wasm', { tta: false });
@@ -102,6 +102,19 @@ describe('faults during inference', () => {
     }
     expect(agreement(await overlayLabels(page), wasmLabels)).toBeGreaterThanOrEqual(0.999);
     const ref = await nodePredict([{ name: 'demo_phantom.nii', bytes: demoNiftiBytes() }], demoModelFiles(), { tta: false });
+    expect(agreement(await overlayLabels(page), ref.data)).toBeGreaterThanOrEqual(0.999);
+    if (next.result!.device !== 'webgpu') return;
+
+    // lost between runs: the page is told at once, and the next WebGPU run again gets a new device
+    expect(await hooks(page, (h) => h.loseGpu())).toBe(true);
+    const told = await waitForState(page, (x) => /GPU device was lost.*next WebGPU run restarts/.test(x.notice ?? ''), 'the notice of an idle loss', 30_000);
+    expect(told.errors).toEqual([]);
+    expect(told.result!.device).toBe('webgpu'); // the result shown is untouched
+    const again = await segment(page, 'webgpu', { tta: false });
+    expect(again.errors).toEqual([]);
+    expect(again.result!.device).toBe('webgpu');
+    expect(again.result!.fallbackReason).toBeNull();
+    expect(await hooks(page, (h) => h.workerGenerations())).toBe(generations + 2);
     expect(agreement(await overlayLabels(page), ref.data)).toBeGreaterThanOrEqual(0.999);
   });
 

@@ -72,8 +72,11 @@ const S: WorkerState = {
 const lifeLock = holdLifeLock((self as unknown as { name?: string }).name ?? '');
 
 let gpuLostReason: string | null = null;
+/** the page's callbacks (set by init): told at once when the GPU device is lost, even between runs */
+let pageEvents: { gpuLost(reason: string): unknown } | null = null;
 onGpuLost((reason) => {
   gpuLostReason = reason;
+  Promise.resolve(pageEvents?.gpuLost(reason)).catch(() => undefined);
 });
 
 /** Errors cross the worker boundary as plain objects so the page can show code and file. */
@@ -202,8 +205,9 @@ const api = {
     await lifeLock;
   },
 
-  async init(cancelBuffer?: SharedArrayBuffer, warmChoice?: DeviceChoice): Promise<RuntimeInfo> {
+  async init(cancelBuffer?: SharedArrayBuffer, warmChoice?: DeviceChoice, events?: { gpuLost(reason: string): unknown }): Promise<RuntimeInfo> {
     if (cancelBuffer) S.cancelFlag = new Int32Array(cancelBuffer);
+    pageEvents = events ?? null;
     await lifeLock;
     S.probe = await probeWebGpu();
     if (warmChoice) void warmRuntime(warmChoice);

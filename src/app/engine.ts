@@ -43,7 +43,9 @@ const supervisor = new WorkerSupervisor<InferenceRemote>({
     return { remote: Comlink.wrap<InferenceApi>(w), terminate: () => w.terminate() };
   },
   async init(remote) {
-    const runtime = await remote.init(sharedCancel, get().options.device);
+    const generation = supervisor.generations;
+    const events = { gpuLost: (reason: string) => onWorkerGpuLost(generation, reason) };
+    const runtime = await remote.init(sharedCancel, get().options.device, Comlink.proxy(events));
     set({ runtime });
   },
   async restore(remote) {
@@ -67,6 +69,21 @@ const supervisor = new WorkerSupervisor<InferenceRemote>({
     else if (!plannedRestart) set({ notice: 'The inference worker was restarted: your image, model and results are kept. You can segment again.' });
   },
 });
+
+/** The worker's GPUDevice was lost (any time, also between runs): the next WebGPU run gets a new worker. */
+function onWorkerGpuLost(generation: number, reason: string): void {
+  if (generation !== supervisor.generations) return; // a replaced worker's device going away
+  gpuLostPending = true;
+  // during a run the result says it (finished on WASM); between runs say it now
+  if (get().job.state !== 'segmenting') {
+    set({
+      notice:
+        gpuRestarts < MAX_GPU_RESTARTS
+          ? `The GPU device was lost (${reason}). The next WebGPU run restarts the inference worker to get a new GPU device.`
+          : `The GPU device was lost again (${reason}); segmentation runs on the CPU (WASM) from now on (reload the page to retry WebGPU).`,
+    });
+  }
+}
 
 /** The inference worker's API: calls wait while a worker (re)starts and fail with a clear error if it dies. */
 export function workerApi(): InferenceRemote {
