@@ -55,6 +55,15 @@ export function ProgressChart(props: { log: TrainingLogData; name: string }): Re
 
 const ACTIVE: readonly string[] = ACTIVE_STATUSES;
 
+/** Time left from the median epoch time so far (the first epoch includes warm-up, so the median not the mean). */
+function eta(r: RunRecord): string {
+  const t = [...r.log.epoch_times_sec].filter(Number.isFinite).sort((a, b) => a - b);
+  const left = r.options.numEpochs - r.epoch;
+  if (t.length === 0 || left <= 0) return '';
+  const sec = t[Math.floor((t.length - 1) / 2)] * left;
+  return sec < 90 ? `≈ ${Math.round(sec)} s left` : sec < 5400 ? `≈ ${Math.round(sec / 60)} min left` : `≈ ${(sec / 3600).toFixed(1)} h left`;
+}
+
 function RunActions(props: { run: RunRecord; anyActive: boolean }): ReactNode {
   const r = props.run;
   return (
@@ -158,7 +167,10 @@ export function TrainingSection(): ReactNode {
                 ? `validation of fold ${active.fold}: case ${live.iteration} / ${live.of}`
                 : `epoch ${active.epoch} · ${live.phase === 'train' ? 'training' : 'validation'} iteration ${live.iteration} / ${live.of}`}
             </span>
-            <span>{live.loss !== null ? `loss ${live.loss.toFixed(4)}` : ''}</span>
+            <span>
+              {live.loss !== null ? `loss ${live.loss.toFixed(4)}` : ''}
+              {eta(active) ? ` · ${eta(active)}` : ''}
+            </span>
           </div>
         </div>
       ) : null}
