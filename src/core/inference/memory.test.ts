@@ -147,11 +147,16 @@ describe('estimatePrediction', () => {
   it('does not fit: the refusal names the file, the estimate, the budget and a suggestion', () => {
     const plans2 = syntheticPlans({ patchSize: [64, 64, 64], spacing: [1, 1, 1], channels: 1 });
     plans2.configurations['3d_lowres'] = { ...plans2.configurations['3d_fullres'], spacing: [2, 2, 2] };
-    const e = estimatePrediction(img, plans2, '3d_fullres', { classes: 3, saveProbabilities: true, budget: memoryBudget({ overrideBytes: 20e6 }), environment: 'browser' });
+    // 3d_fullres needs ≈ 31 MB for labels (more with probabilities), 3d_lowres (2 mm) ≈ 22 MB
+    const e = estimatePrediction(img, plans2, '3d_fullres', { classes: 3, saveProbabilities: true, baselineBytes: 0, budget: memoryBudget({ overrideBytes: 20e6 }), environment: 'browser' });
     expect(e.fits).toBe(false);
     expect(e.suggestion).toContain('do not save probabilities');
-    expect(e.suggestion).toContain('3d_lowres');
+    expect(e.suggestion).not.toContain('3d_lowres'); // with probabilities on the image grid it would not fit either
     expect(e.suggestion).toContain('CLI');
+    const labelsOnly = estimatePrediction(img, plans2, '3d_fullres', { classes: 3, baselineBytes: 0, budget: memoryBudget({ overrideBytes: 25e6 }) });
+    expect(labelsOnly.fits).toBe(false);
+    expect(labelsOnly.suggestion).toMatch(/use the 3d_lowres configuration \(≈ \d+ MB\)/);
+    expect(labelsOnly.suggestion).not.toContain('probabilities');
     const err = memoryBudgetError(e, img.fileName);
     expect(err).toBeInstanceOf(SegStudioError);
     expect(err.code).toBe('memory-budget');

@@ -463,7 +463,8 @@ function suggest(est: PredictionEstimate, image: ImageInfo, plans: Plans, config
   if (lowres) {
     try {
       const lo = estimatePrediction(image, plans, lowres, { ...opts, budget: { bytes: Infinity, source: '' } });
-      out.push(`use the 3d_lowres configuration (≈ ${formatBytes(lo.peakBytes)})`);
+      // only when it would fit
+      if (lo.peakBytes <= est.budgetBytes) out.push(`use the 3d_lowres configuration (≈ ${formatBytes(lo.peakBytes)})`);
     } catch {
       // a configuration that does not resolve is simply not suggested
     }
