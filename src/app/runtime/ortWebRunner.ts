@@ -237,8 +237,9 @@ export async function createOrtWebRunner(modelBytes: Uint8Array, opts: OrtWebRun
   }
   let session: OrtTypes.InferenceSession;
   try {
-    session = await serialized(() => ort.InferenceSession.create(bytes, sessionOptions));
+    session = await serialized(() => unlessGpuLost(opts.device, opts.fileName, ort.InferenceSession.create(bytes, sessionOptions)));
   } catch (e) {
+    if (e instanceof SegStudioError && e.code === 'webgpu-lost') throw e;
     throw new SegStudioError('model-load', `onnxruntime-web (${opts.device}) cannot load the model: ${(e as Error).message}`, opts.fileName);
   }
   const inputName = session.inputNames[0];
@@ -271,6 +272,11 @@ export async function createOrtWebRunner(modelBytes: Uint8Array, opts: OrtWebRun
       }
     },
     async dispose() {
+      // a WebGPU session on a lost device may never finish releasing: let it go without waiting
+      if (opts.device === 'webgpu' && gpuIsLost()) {
+        session.release().catch(() => undefined);
+        return;
+      }
       await session.release();
     },
   };
