@@ -37,9 +37,11 @@ export interface PredictOptions {
   onProgress?: ProgressFn;
   signal?: CancelSignal;
   /**
-   * Memory (default true): the sliding window keeps Gaussian weight sums for one tile depth only, and the
-   * label export resamples one class at a time with a running argmax. Results are bit-identical to
-   * `lowMemory: false` (the reference path: whole-volume weights map, all classes resampled at once).
+   * Memory (default true): the sliding window keeps Gaussian weight sums for one tile depth only; without
+   * resampling back (label models, no probabilities, no per-fold maps) the logits too live for one tile depth
+   * and each finished slice is argmaxed into the label map; with resampling the label export resamples one
+   * class at a time with a running argmax. The labels are identical to `lowMemory: false` (the reference path:
+   * whole-volume logits and weights map, all classes resampled at once).
    */
   lowMemory?: boolean;
   /**
