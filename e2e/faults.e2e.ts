@@ -86,8 +86,15 @@ describe('faults during inference', () => {
     const afterLoss = await overlayLabels(page);
     expect(agreement(afterLoss, wasmLabels)).toBeGreaterThanOrEqual(0.999);
     expect(foreground(histogram(afterLoss))).toEqual(statsCounts(s));
+    const demoRef = await nodePredict([{ name: 'demo_phantom.nii', bytes: demoNiftiBytes() }], demoModelFiles(), { tta: false });
+    expect(agreement(afterLoss, demoRef.data)).toBeGreaterThanOrEqual(0.999);
 
-    // the next WebGPU run starts a new worker, which asks for a new GPUDevice
+    // the next WebGPU run (on a one-tile image, to keep the test short) starts a new worker, which asks
+    // for a new GPUDevice; the new worker gets the dropped image back from the page
+    const small = smallNifti('gpu_case.nii.gz', 3);
+    const ref = await nodePredict([small], demoModelFiles(), { tta: false });
+    await dropFiles(page, [{ name: small.name, bytes: small.bytes }]);
+    await waitForState(page, (x) => x.image?.name === small.name && x.job.state === 'idle', 'the dropped NIfTI');
     const generations = await hooks(page, (h) => h.workerGenerations());
     const next = await segment(page, 'webgpu', { tta: false });
     expect(next.errors).toEqual([]);
@@ -100,8 +107,6 @@ describe('faults during inference', () => {
       expect(next.result!.device).toBe('webgpu');
       expect(next.result!.fallbackReason).toBeNull();
     }
-    expect(agreement(await overlayLabels(page), wasmLabels)).toBeGreaterThanOrEqual(0.999);
-    const ref = await nodePredict([{ name: 'demo_phantom.nii', bytes: demoNiftiBytes() }], demoModelFiles(), { tta: false });
     expect(agreement(await overlayLabels(page), ref.data)).toBeGreaterThanOrEqual(0.999);
     if (next.result!.device !== 'webgpu') return;
 
