@@ -5,6 +5,8 @@
 // ONNX, loadable by the Node predictor) → "Use in Segment view" → segment a held-out hippocampus case.
 // Truth for the segmentation: the Node path (predictCase + onnxruntime-node) on the downloaded bundle.
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -200,4 +202,59 @@ describeWithData('Train view: dataset → plans → WebGPU training with reload 
     lap('segmented');
     expect(app.problems.filter((p) => !/favicon/.test(p))).toEqual([]);
   }, 600_000);
+
+  it('a dataset folder with a broken case: the report names the case and file, training refuses; Cancel stops a long analysis', async () => {
+    // a real folder on disk, chosen through the Folder… picker (webkitdirectory)
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'segstudio-train-'));
+    const ds = path.join(dir, 'Dataset005_Broken');
+    fs.mkdirSync(path.join(ds, 'imagesTr'), { recursive: true });
+    fs.mkdirSync(path.join(ds, 'labelsTr'), { recursive: true });
+    const some = meta.training.slice(0, 6).map((c) => c.case);
+    const dsJson = JSON.parse(fs.readFileSync(`${root}/dataset.json`, 'utf8'));
+    fs.writeFileSync(path.join(ds, 'dataset.json'), JSON.stringify({ ...dsJson, name: 'Broken', numTraining: some.length }));
+    for (const c of some) {
+      fs.copyFileSync(`${root}/imagesTr/${c}_0000.nii.gz`, path.join(ds, 'imagesTr', `${c}_0000.nii.gz`));
+      // the third case's label is missing
+      if (c !== some[2]) fs.copyFileSync(`${root}/labelsTr/${c}.nii.gz`, path.join(ds, 'labelsTr', `${c}.nii.gz`));
+    }
+    const other = await openApp(browser, `${baseUrl}#train`);
+    try {
+      const page = other.page;
+      await page.waitForSelector('[data-testid=train-view]:visible');
+      await page.setInputFiles('[data-testid=train-folder-input]', ds);
+      const s = await waitForState(page, (x) => x.train.task === null && x.train.verify !== null, 'the report of the broken folder', 120_000);
+      expect(s.train.dataset!.name).toBe('Broken');
+      expect(s.train.verify!.ok).toBe(false);
+      const p = s.train.verify!.problems.find((x) => x.severity === 'error' && x.case === some[2]);
+      expect(p).toBeDefined();
+      expect(s.train.plans).toBeNull();
+      const table = await page.textContent('[data-testid=train-verify-table]');
+      expect(table).toContain(some[2]);
+      await expect(page.textContent('[data-testid=train-plan-error]')).resolves.toMatch(/integrity check found \d+ error/);
+      saveArtifact('train-broken-report.png', await page.screenshot());
+
+      // the full nnU-Net intensity sampling (1e8 foreground samples) on 40 cases takes a while: Cancel ends it
+      const zipFiles: Record<string, Uint8Array> = {
+        'Big/dataset.json': new TextEncoder().encode(JSON.stringify({ ...dsJson, name: 'Big', numTraining: 40 })),
+      };
+      for (const c of meta.training.slice(0, 40).map((x) => x.case)) {
+        zipFiles[`Big/imagesTr/${c}_0000.nii.gz`] = fs.readFileSync(`${root}/imagesTr/${c}_0000.nii.gz`);
+        zipFiles[`Big/labelsTr/${c}.nii.gz`] = fs.readFileSync(`${root}/labelsTr/${c}.nii.gz`);
+      }
+      await dropOnTrainView(page, 'Big.zip', zipSync(zipFiles, { level: 0 }));
+      await page.waitForSelector('[data-testid=train-cancel]', { timeout: 30_000 });
+      await page.click('[data-testid=train-cancel]');
+      const c = await waitForState(page, (x) => x.train.task === null, 'the cancelled analysis', 30_000);
+      expect(c.notice).toMatch(/cancelled/);
+      expect(c.train.dataset!.name).toBe('Broken'); // the previous dataset stays
+      // the page stays usable: the next drop is analysed
+      await page.setInputFiles('[data-testid=train-folder-input]', ds);
+      const again = await waitForState(page, (x) => x.train.task === null && x.train.dataset?.id !== c.train.dataset!.id, 'the folder analysed again', 120_000);
+      expect(again.train.dataset!.name).toBe('Broken');
+      expect(again.errors).toEqual([]);
+    } finally {
+      await other.context.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

@@ -103,6 +103,27 @@ export function setPage(page: PageView): void {
 
 // ---- workers
 
+// A worker that fails to load or crashes never answers its comlink calls: every call the page waits on is
+// raced against the worker's 'error' event, so the step ends with a message instead of hanging.
+const deathWatch = { planning: new Set<(e: Error) => void>(), training: new Set<(e: Error) => void>() };
+
+function workerDied(which: 'planning' | 'training', err: Error): void {
+  const waiting = [...deathWatch[which]];
+  deathWatch[which].clear();
+  for (const f of waiting) f(err);
+}
+
+function orWorkerDeath<T>(which: 'planning' | 'training', p: Promise<T>): Promise<T> {
+  let off: ((e: Error) => void) | null = null;
+  const died = new Promise<never>((_, reject) => {
+    off = reject;
+    deathWatch[which].add(reject);
+  });
+  return Promise.race([p, died]).finally(() => {
+    if (off) deathWatch[which].delete(off);
+  });
+}
+
 let planningWorker: Worker | null = null;
 let planning: Comlink.Remote<PlanningWorkerApi> | null = null;
 
@@ -110,6 +131,14 @@ function planningApi(): Comlink.Remote<PlanningWorkerApi> {
   if (!planning) {
     planningWorker = new Worker(new URL('./planning.worker.ts', import.meta.url), { type: 'module', name: 'segstudio-planning' });
     planning = Comlink.wrap<PlanningWorkerApi>(planningWorker);
+    // a worker that fails to load or crashes never answers: end the step with a message instead of waiting forever
+    planningWorker.addEventListener('error', (e) => {
+      // a stray exception inside a running worker is an ErrorEvent with a message and leaves the worker
+      // alive; a worker that could not load (or died) gives a bare event
+      if (e instanceof ErrorEvent && e.message) return;
+      killPlanning();
+      workerDied('planning', new Error('the planning worker could not be loaded or stopped; drop the dataset again'));
+    });
   }
   return planning;
 }
@@ -127,6 +156,11 @@ function trainingApi(): Comlink.Remote<TrainingWorkerApi> {
   if (!training) {
     trainingWorker = new Worker(new URL('../../../workers/training.worker.ts', import.meta.url), { type: 'module', name: 'segstudio-training' });
     training = Comlink.wrap<TrainingWorkerApi>(trainingWorker);
+    trainingWorker.addEventListener('error', (e) => {
+      if (e instanceof ErrorEvent && e.message) return; // see the planning worker above
+      killTraining();
+      workerDied('training', new Error('the training worker could not be loaded or stopped; Resume continues from the last checkpoint'));
+    });
   }
   return training;
 }
@@ -182,7 +216,7 @@ export async function openDataset(files: DroppedFile[]): Promise<void> {
     if (!cancelled) setTask({ stage, done, total, unit, cancellable: true });
   };
   try {
-    const r = await planningApi().analyze(input, Comlink.proxy(onProgress), planningOptions());
+    const r = await orWorkerDeath('planning', planningApi().analyze(input, Comlink.proxy(onProgress), planningOptions()));
     if (cancelled) return;
     showAnalysis(r);
   } catch (e) {
@@ -412,7 +446,7 @@ async function runOne(runId: string, resume: boolean): Promise<boolean> {
     activeEmit = emit;
     // the planning worker stored the dataset in OPFS (segstudio/datasets/<id>, the layout the training worker
     // reads), so the run starts — and resumes after a reload — from its id, without sending the bytes again
-    const info = await trainingApi().start(
+    const info = await orWorkerDeath('training', trainingApi().start(
       {
         runId,
         plans: run.plans ?? undefined,
@@ -424,7 +458,7 @@ async function runOne(runId: string, resume: boolean): Promise<boolean> {
         resume,
       },
       Comlink.proxy(emit),
-    );
+    ));
     if (cancelled) return false;
     setTask(null);
     cancelTaskFn = null;
@@ -440,7 +474,7 @@ async function runOne(runId: string, resume: boolean): Promise<boolean> {
       const st = await trainingApi().status();
       if (st.log) updateRun(runId, { log: st.log, epoch: st.epoch, bestEma: st.bestEma });
     }
-    const result = await trainingApi().wait();
+    const result = await orWorkerDeath('training', trainingApi().wait());
     const st = await trainingApi().status();
     updateRun(runId, { epoch: result.epoch, log: st.log ?? result.log, bestEma: result.bestEma });
     setTrain({ live: null });
