@@ -4,7 +4,7 @@
 //
 //   node bin/run-ts.mjs scripts/train-demo.ts [--work DIR] [--stage all|data|train|bundle]
 //        [--cases N] [--epochs N] [--iterations N] [--seed N] [--lr X] [--out DIR] [--checkpoint final|latest|best]
-//        [--heldout N (first N held-out seeds, default all)] [--export-patch Z,Y,X (default DEMO_EXPORT_PATCH)]
+//        [--note TEXT (into the card)] [--heldout N (first N held-out seeds, default all)] [--export-patch Z,Y,X (default DEMO_EXPORT_PATCH)]
 //
 // Stages: data (phantoms → an nnU-Net raw dataset under WORK/raw, plans under WORK), train (`segstudio
 // train` in a child process, fold 'all', resumable), bundle (export the final checkpoint, measure Dice on
@@ -45,6 +45,7 @@ interface Args {
   checkpoint: 'final' | 'latest' | 'best';
   heldout: number;
   exportPatch: number[];
+  note: string | null;
 }
 
 function parse(argv: string[]): Args {
@@ -60,6 +61,7 @@ function parse(argv: string[]): Args {
     checkpoint: 'final',
     heldout: DEMO_HELDOUT_SEEDS.length,
     exportPatch: [...DEMO_EXPORT_PATCH],
+    note: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
@@ -76,6 +78,7 @@ function parse(argv: string[]): Args {
     else if (k === '--checkpoint' && (v === 'final' || v === 'latest' || v === 'best')) a.checkpoint = v;
     else if (k === '--heldout') a.heldout = Number(v);
     else if (k === '--export-patch') a.exportPatch = v.split(',').map(Number);
+    else if (k === '--note') a.note = v;
     else throw new Error(`train-demo: unknown option ${k}`);
   }
   return a;
@@ -249,6 +252,8 @@ async function stageBundle(a: Args): Promise<void> {
       backend: ck.meta.backend,
       wall_time_min: wallMin,
       final_train_loss: log0.train_losses?.at(-1) ?? null,
+      epochs_run: ck.meta.current_epoch,
+      ...(a.note ? { note: a.note } : {}),
     },
     evaluation: {
       method: 'core predictor (sliding window, Gaussian weights, mirroring TTA) + onnxruntime-node; Dice of src/core/evaluation/metrics.ts against makePhantom\'s own labels',

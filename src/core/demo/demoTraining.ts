@@ -20,7 +20,7 @@ export const DEMO_EXPORT_PATCH: readonly number[] = [48, 64, 64];
 export const DEMO_HELDOUT_SEEDS: readonly number[] = [5001, 5002, 5003, 5004, 5005, 5006, 5007, 5008, 5009, 5010, 5011, 5012];
 
 interface CardLike {
-  training: { data: string; command: string; schedule: Record<string, unknown>; seed: number; wall_time_min: number | null; backend?: unknown };
+  training: { data: string; command: string; schedule: Record<string, unknown>; seed: number; wall_time_min: number | null; backend?: unknown; note?: string };
   evaluation: { demo_phantom_dice: Record<string, number>; heldout: { seeds: readonly number[]; mean_dice: Record<string, number>; min_dice: Record<string, number> } };
   architecture: { features_per_stage: readonly number[]; parameters: number; training_patch_size: readonly number[]; inference_patch_size: readonly number[] };
 }
@@ -45,7 +45,7 @@ export function demoCardMarkdown(card: CardLike): string {
 - Trained by SegStudio's own trainer (nnU-Net's loop: SGD, poly LR, Dice+CE with deep supervision):
   ${s.epochs} epochs × ${s.iterations_per_epoch} iterations, batch ${s.batch_size}, initial LR ${s.initial_lr}, seed ${t.seed}` +
     `${t.wall_time_min !== null ? `, ${t.wall_time_min} min` : ''}.
-- Reproduce: \`${t.command}\`
+- Reproduce: \`${t.command}\`${t.note ? `\n- ${t.note}` : ''}
 - Input: one channel, 1.5 mm isotropic (resampled), z-score normalised.
 
 ## Dice (mirroring TTA, against the phantoms' own labels)
