@@ -375,7 +375,12 @@ function onTrainingEvent(runId: string, e: TrainingWorkerEvent): void {
       break;
     case 'validation':
       setTrain({ live: { phase: 'validation', iteration: e.done, of: e.total, loss: null } });
-      setTask({ stage: `validating fold ${runById(runId)?.fold ?? ''} (full cases, as nnU-Net's --val)`, done: e.done, total: e.total, unit: 'cases', cancellable: false });
+      setTask({ stage: `validating fold ${runById(runId)?.fold ?? ''} (full cases, as nnU-Net's --val)`, done: e.done, total: e.total, unit: 'cases', cancellable: true });
+      // Cancel = the worker's stop(): training is done, a later Resume validates again
+      cancelTaskFn = () => {
+        setTask(null);
+        void stopRun();
+      };
       if (runById(runId)?.status !== 'validating') updateRun(runId, { status: 'validating' });
       break;
     case 'run-status':
@@ -475,6 +480,7 @@ async function runOne(runId: string, resume: boolean): Promise<boolean> {
       if (st.log) updateRun(runId, { log: st.log, epoch: st.epoch, bestEma: st.bestEma });
     }
     const result = await orWorkerDeath('training', trainingApi().wait());
+    cancelTaskFn = null;
     const st = await trainingApi().status();
     updateRun(runId, { epoch: result.epoch, log: st.log ?? result.log, bestEma: result.bestEma });
     setTrain({ live: null });

@@ -78,7 +78,7 @@ function RunActions(props: { run: RunRecord; anyActive: boolean }): ReactNode {
           Continue
         </button>
       ) : null}
-      {r.status === 'running' || r.status === 'paused' ? (
+      {r.status === 'running' || r.status === 'paused' || r.status === 'validating' ? (
         <button type="button" className="btn btn-small" data-testid="run-stop" onClick={() => void stopRun()}>
           Stop
         </button>
