@@ -1,6 +1,6 @@
 import { useEffect, type ReactNode } from 'react';
-import { useApp } from '../../store.ts';
-import { restoreTrain } from '../trainEngine.ts';
+import { get, useApp } from '../../store.ts';
+import { cancelTask, restoreTrain } from '../trainEngine.ts';
 import { DatasetSection, FingerprintSection, IntegritySection } from './DatasetSection.tsx';
 import { PlansSection } from './PlansSection.tsx';
 import { ResultsSection } from './ResultsSection.tsx';
@@ -16,6 +16,12 @@ export function TrainView(props: { hidden: boolean }): ReactNode {
       restored = true;
       restoreTrain();
     }
+    // Esc cancels the running step of the Train view (as it cancels a segmentation in the Segment view)
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && get().page === 'train' && get().train.task?.cancellable) cancelTask();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
   }, []);
   return (
     <main className="train-view" hidden={props.hidden} aria-label="Train" data-testid="train-view">
