@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { loadBundle, unzipBundle } from '../src/core/inference/bundle.ts';
 import { dataPath, describeWithData } from '../test/sharedData.ts';
-import { agreement, appState, dropFiles, launchChromium, openApp, overlayLabels, saveArtifact, segment, waitForState, type AppPage } from './helpers.ts';
+import { agreement, appState, dropFiles, expectNoEgress, launchChromium, openApp, overlayLabels, saveArtifact, segment, waitForState, type AppPage } from './helpers.ts';
 import { nodePredict } from './reference.ts';
 
 const baseUrl = inject('baseUrl');
@@ -201,6 +201,8 @@ describeWithData('Train view: dataset → plans → WebGPU training with reload 
     saveArtifact('train-segmented.png', await page.screenshot());
     lap('segmented');
     expect(app.problems.filter((p) => !/favicon/.test(p))).toEqual([]);
+    // issue 7: dataset drop, planning, training (reload + resume), validation, export and segmentation stayed on the origin
+    expectNoEgress(app.egress, 'dataset drop, planning, training, export and segmentation');
   }, 600_000);
 
   it('a dataset folder with a broken case: the report names the case and file, training refuses; Cancel stops a long analysis', async () => {
