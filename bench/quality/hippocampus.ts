@@ -367,7 +367,8 @@ export function reportMarkdown(r: { card: ReturnType<typeof buildCard>; extrapol
     ...c.training.folds.map((f) => `| ${f.fold} | ${f.training_min.toFixed(1)} min | ${f.wall_min === null ? '–' : `${f.wall_min.toFixed(1)} min`} | ${f.seconds_per_iteration.toFixed(2)} | ${f4(f.validation_dice_fg_mean)} |`),
     '',
     `Extrapolation (an estimate): ${r.extrapolation.secondsPerIteration.toFixed(2)} s per iteration × 1000 × (250 + 50) = ` +
-      `${r.extrapolation.perFold.toFixed(0)} h per fold, ${r.extrapolation.fiveFolds.toFixed(0)} h for 5 folds at this machine's load.`,
+      `${r.extrapolation.perFold.toFixed(0)} h per fold, ${r.extrapolation.fiveFolds.toFixed(0)} h for 5 folds at this machine's load ` +
+      `(s / iteration is per fold while all ${c.training.folds.length} folds trained at once on the shared 2 cores: one fold alone with the same CPU share would take roughly 1/${c.training.folds.length} of it).`,
   ];
   return lines.join('\n') + '\n';
 }

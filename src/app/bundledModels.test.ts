@@ -27,6 +27,7 @@ describe('bundled models', () => {
   it('every model in public/models/index.json is a folder whose bundle verifies when fetched', async () => {
     const list = await fetchModelIndex(BASE, diskFetch());
     expect(list.map((m) => m.id)).toContain('demo');
+    expect(list.map((m) => m.id)).toContain('hippocampus');
     for (const m of list) {
       const requests: string[] = [];
       const files = await fetchBundledModel(BASE, m.id, diskFetch(requests));
