@@ -53,7 +53,7 @@ function parse(argv: string[]): Args {
     work: path.join(os.tmpdir(), 'segstudio-demo-training'),
     stage: 'all',
     cases: 60,
-    epochs: 24,
+    epochs: 32,
     iterations: 25,
     seed: 12345,
     lr: 0.02,
