@@ -90,7 +90,12 @@ describe('SegStudio in Chromium', () => {
     const overlay = await overlayLabels(app.page);
     expect(overlay.length).toBe(32 * 32 * 24);
     expect(agreement(overlay, niftiRef)).toBeGreaterThanOrEqual(0.999);
-    expect(foreground(histogram(overlay))).toEqual(foreground(histogram(niftiRef)));
+    // same labels present; per-label counts within 0.1 % of the voxels (the trained demo net has voxels near its
+    // decision boundaries, where WASM and onnxruntime-node float rounding may flip a handful)
+    const hPage = foreground(histogram(overlay));
+    const hRef = foreground(histogram(niftiRef));
+    expect(Object.keys(hPage).sort()).toEqual(Object.keys(hRef).sort());
+    for (const k of Object.keys(hRef)) expect(Math.abs((hPage[Number(k)] ?? 0) - hRef[Number(k)]), `label ${k}`).toBeLessThanOrEqual(0.001 * overlay.length);
     expect(foreground(histogram(overlay))).toEqual(statsCounts(s));
 
     const dl = await download('download-seg');
