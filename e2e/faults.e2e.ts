@@ -64,8 +64,9 @@ afterAll(async () => {
 describe('faults during inference', () => {
   it('GPU device destroyed mid-run: finishes on WASM identical to a plain WASM run, tells the user, next WebGPU run gets a new device; lost between runs: told at once', async () => {
     const page = app.page;
-    // the reference: a plain WASM run of the demo (8 tiles, no mirroring, to keep the test short)
-    const plain = await segment(page, 'wasm', { tta: false });
+    // the reference: a plain WASM run of the demo. The trained demo network covers the phantom in one tile, so
+    // mirroring TTA (8 network runs) is what gives the WebGPU run a "mid-run" to lose its device in.
+    const plain = await segment(page, 'wasm', { tta: true });
     expect(plain.errors).toEqual([]);
     expect(plain.result!.device).toBe('wasm');
     const wasmLabels = await overlayLabels(page);
@@ -73,7 +74,7 @@ describe('faults during inference', () => {
     await page.selectOption('[data-testid=opt-device]', 'webgpu');
     const version = plain.result!.version;
     await page.click('[data-testid=segment]');
-    // tiles are running on WebGPU: the device exists and is busy
+    // network runs (tiles × mirrors) are under way on WebGPU: the device exists and is busy
     await waitForState(page, (s) => s.job.state === 'segmenting' && s.job.total > 1 && s.job.done >= 1 && s.job.done < s.job.total, 'WebGPU tiles');
     expect(await hooks(page, (h) => h.loseGpu())).toBe(true);
     const s = await waitForState(page, (x) => x.job.state === 'idle' && (x.result?.version !== version || x.errors.length > 0), 'the run after the device loss');
@@ -86,7 +87,7 @@ describe('faults during inference', () => {
     const afterLoss = await overlayLabels(page);
     expect(agreement(afterLoss, wasmLabels)).toBeGreaterThanOrEqual(0.999);
     expect(foreground(histogram(afterLoss))).toEqual(statsCounts(s));
-    const demoRef = await nodePredict([{ name: 'demo_phantom.nii', bytes: demoNiftiBytes() }], demoModelFiles(), { tta: false });
+    const demoRef = await nodePredict([{ name: 'demo_phantom.nii', bytes: demoNiftiBytes() }], demoModelFiles(), { tta: true });
     expect(agreement(afterLoss, demoRef.data)).toBeGreaterThanOrEqual(0.999);
 
     // the next WebGPU run (on a one-tile image, to keep the test short) starts a new worker, which asks
