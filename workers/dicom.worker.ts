@@ -4,7 +4,7 @@
 // the service worker); nothing is fetched from elsewhere. Conversion blocks this worker: the page cancels a
 // running conversion by terminating it.
 import * as Comlink from 'comlink';
-import { SegStudioError, isSegStudioError } from '../src/core/errors.ts';
+import { SegStudioError, workerError } from '../src/core/errors.ts';
 import { convertDicom, type ConvertedSeries, type Dcm2niixFactory, type Dcm2niixModule, type DicomInput } from '../src/core/io/dicom/convert.ts';
 import { unzipDicomInputs, zipHoldsModel, zipMemberNames } from '../src/core/io/dicom/zip.ts';
 import type { ProgressEvent } from '../src/app/workerApi.ts';
@@ -30,17 +30,7 @@ export interface DicomConvertResult {
   skipped: { name: string; reason: string }[];
 }
 
-function wrapError(e: unknown, file?: string): Error {
-  if (isSegStudioError(e)) {
-    const err = new Error(e.message);
-    err.name = `SegStudioError:${e.code}:${e.file ?? file ?? ''}`;
-    return err;
-  }
-  const msg = e instanceof Error ? e.message : String(e);
-  const err = new Error(file ? `${file}: ${msg}` : msg);
-  err.name = `SegStudioError:dicom:${file ?? ''}`;
-  return err;
-}
+const wrapError = (e: unknown, file?: string): Error => workerError(e, { file, otherCode: 'dicom' });
 
 type EmscriptenFactory = (m: Record<string, unknown>) => Promise<Dcm2niixModule>;
 let runtime: Promise<{ create: EmscriptenFactory; wasm: WebAssembly.Module }> | null = null;

@@ -2,7 +2,7 @@
 // (transferred, not copied), loads models, runs the shared core predictor (src/core/inference) with an
 // onnxruntime-web runner on WebGPU or WASM, and writes results back through src/core/io.
 import * as Comlink from 'comlink';
-import { SegStudioError, isSegStudioError } from '../src/core/errors.ts';
+import { SegStudioError, guardWorkerCall, isSegStudioError } from '../src/core/errors.ts';
 import type { Image, LabelMap } from '../src/core/types.ts';
 import { makePhantom } from '../src/core/demo/phantom.ts';
 import { encodeNifti1 } from '../src/core/demo/nifti1.ts';
@@ -79,26 +79,8 @@ onGpuLost((reason) => {
   Promise.resolve(pageEvents?.gpuLost(reason)).catch(() => undefined);
 });
 
-/** Errors cross the worker boundary as plain objects so the page can show code and file. */
-function wrapError(e: unknown, file?: string): Error {
-  if (isSegStudioError(e)) {
-    const err = new Error(e.message);
-    err.name = `SegStudioError:${e.code}:${e.file ?? file ?? ''}`;
-    return err;
-  }
-  const msg = e instanceof Error ? e.message : String(e);
-  const err = new Error(file ? `${file}: ${msg}` : msg);
-  err.name = `SegStudioError:internal:${file ?? ''}`;
-  return err;
-}
-
-async function guarded<T>(fn: () => Promise<T>, file?: string): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    throw wrapError(e, file);
-  }
-}
+/** Errors cross the worker boundary with code and file in the name, so the page can show both. */
+const guarded = <T>(fn: () => Promise<T>, file?: string): Promise<T> => guardWorkerCall(fn, { file, otherCode: 'internal' });
 
 function baseUrl(): string {
   const base = (import.meta.env?.BASE_URL as string | undefined) ?? '/';

@@ -25,7 +25,7 @@
 //   await api.savedCheckpoint(runId);    // {name, epoch}: what a resume would continue from
 //   await api.testDestroyDevice();       // fault injection (e2e): destroys the active run's GPUDevice
 import * as Comlink from 'comlink';
-import { isSegStudioError } from '../src/core/errors.ts';
+import { guardWorkerCall } from '../src/core/errors.ts';
 import { readImageFile } from '../src/core/io/index.ts';
 import { selectBrowserBackend } from '../src/training/engine/browserBackend.ts';
 import type { BackendPreference } from '../src/training/engine/selectBackend.ts';
@@ -57,22 +57,7 @@ export type {
   TrainingWorkerEvent,
 };
 
-function wrapError(e: unknown): Error {
-  if (isSegStudioError(e)) {
-    const err = new Error(e.message);
-    err.name = `SegStudioError:${e.code}:${e.file ?? ''}`;
-    return err;
-  }
-  return e instanceof Error ? e : new Error(String(e));
-}
-
-async function guarded<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    throw wrapError(e);
-  }
-}
+const guarded = <T>(fn: () => Promise<T>): Promise<T> => guardWorkerCall(fn);
 
 let rootP: Promise<StorageRoot> | null = null;
 let cvSignal = { aborted: false };

@@ -7,7 +7,7 @@
 //   const r = await api.analyze({ files: [{ path, file }] } | { zip: file }, Comlink.proxy(onProgress));
 //   const files = await api.loadDataset(r.dataset.id);   // after a reload: path → bytes for the training worker
 import * as Comlink from 'comlink';
-import { isSegStudioError } from '../../core/errors.ts';
+import { guardWorkerCall } from '../../core/errors.ts';
 import { analyzeDataset, datasetEntriesFromPaths, datasetEntriesFromZip, type DatasetAnalysis, type DatasetEntries } from './datasetIntake.ts';
 import { deleteRunStorage, deleteStoredDataset, listStoredDatasets, loadStoredDataset, storageUsage, storeDataset, type StoredDatasetIndex } from './datasetStore.ts';
 import type { DatasetInfo } from './types.ts';
@@ -20,22 +20,7 @@ export interface PlanningResult extends DatasetAnalysis {
   dataset: DatasetInfo;
 }
 
-function wrapError(e: unknown): Error {
-  if (isSegStudioError(e)) {
-    const err = new Error(e.message);
-    err.name = `SegStudioError:${e.code}:${e.file ?? ''}`;
-    return err;
-  }
-  return e instanceof Error ? e : new Error(String(e));
-}
-
-async function guarded<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    throw wrapError(e);
-  }
-}
+const guarded = <T>(fn: () => Promise<T>): Promise<T> => guardWorkerCall(fn);
 
 function datasetId(name: string): string {
   const slug = name.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 40) || 'dataset';
