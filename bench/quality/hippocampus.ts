@@ -20,6 +20,7 @@ import { evaluationLabels, labelInfo } from '../../src/core/planning/dataset.ts'
 import { labelOrRegionKey, type Summary } from '../../src/core/evaluation/metrics.ts';
 import { parsePostprocessingJson } from '../../src/core/postprocessing/postprocessing.ts';
 import type { Plans } from '../../src/core/planning/plans.ts';
+import { onnxWithFloat16Weights } from '../../src/core/inference/onnx/float16.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../..');
@@ -44,6 +45,8 @@ export interface HippoOptions {
   note?: string;
   /** the folds' validation predictions were made without mirroring TTA (bench/quality/validateFolds.ts --no-tta) */
   cvNoTta?: boolean;
+  /** how the shipped ONNX files store their weights (default float16: half the download, float32 compute) */
+  weights?: 'float32' | 'float16';
 }
 
 function parse(argv: string[]): HippoOptions {
@@ -64,6 +67,7 @@ function parse(argv: string[]): HippoOptions {
     command: get('--command') ?? '',
     note: get('--note'),
     cvNoTta: argv.includes('--cv-no-tta'),
+    weights: (get('--weights') ?? 'float16') as 'float32' | 'float16',
   };
 }
 
@@ -240,6 +244,10 @@ function buildCard(o: HippoOptions, x: {
       patch_size: cfg.patch_size,
       parameters: f0.parameters,
       folds: x.folds.map((f) => f.fold),
+      weights_storage:
+        (o.weights ?? 'float16') === 'float16'
+          ? 'float16 initializers + Cast to float32 (computation in float32; the cross-validation figures come from the float32 networks)'
+          : 'float32',
     },
     training: {
       data: `Medical Segmentation Decathlon Task04_Hippocampus as nnU-Net ${DATASET} (${x.cases} labelled cases available to this project; the data is not part of this repository or bundle)`,
@@ -315,7 +323,9 @@ export async function shipHippocampus(o: HippoOptions, log: (s: string) => void 
     plans,
     dataset: base.dataset,
     configuration: base.configuration,
-    folds: new Map(base.networks.map((n) => [n.fold, n.bytes])),
+    folds: new Map(
+      base.networks.map((n) => [n.fold, (o.weights ?? 'float16') === 'float16' ? onnxWithFloat16Weights(n.bytes, `fold_${n.fold}.onnx`) : n.bytes]),
+    ),
     postprocessing: ppJson,
     allowedMirroringAxes: base.allowedMirroringAxes ?? null,
     extraFiles: new Map([

@@ -16,10 +16,12 @@ import { parseArgs, requireFlag } from '../args.ts';
 
 export const summary = 'make a model bundle (ONNX per fold + plans + manifest) from trained fold checkpoints';
 
-const USAGE = `usage: segstudio export RESULTS_FOLD_DIR [RESULTS_FOLD_DIR ...] -o BUNDLE_DIR|BUNDLE.zip [--checkpoint final|best|latest]
+const USAGE = `usage: segstudio export RESULTS_FOLD_DIR [RESULTS_FOLD_DIR ...] -o BUNDLE_DIR|BUNDLE.zip [--checkpoint final|best|latest] [--weights float32|float16]
   RESULTS_FOLD_DIR   fold_N folder of 'segstudio train' (or the configuration folder holding fold_* folders)
   -o OUT             bundle folder, or a .zip file
   --checkpoint C     which checkpoint to export (default final, as nnU-Net predicts with checkpoint_final)
+  --weights W        float32 (default) or float16: weights stored as float16 + Cast, half the download; the
+                     network still computes in float32 (onnxruntime folds the Cast when it loads the model)
 `;
 
 function readJson(file: string): unknown {
@@ -39,7 +41,10 @@ export async function run(argv: string[]): Promise<number> {
   const p = parseArgs('export', argv, [
     { names: ['-o', '--output'], key: 'out', kind: 'string' },
     { names: ['--checkpoint', '-chk'], key: 'checkpoint', kind: 'string' },
+    { names: ['--weights'], key: 'weights', kind: 'string' },
   ]);
+  const weights = ((p.flags.weights as string | undefined) ?? 'float32') as 'float32' | 'float16';
+  if (!['float32', 'float16'].includes(weights)) throw new SegStudioError('usage', `export: --weights must be float32 or float16, got '${weights}'`);
   if (p.positional.length === 0) throw new SegStudioError('usage', `export: expected at least one RESULTS_FOLD_DIR\n${USAGE}`);
   const out = path.resolve(requireFlag('export', p, 'out', '-o BUNDLE_DIR|ZIP'));
   const which = ((p.flags.checkpoint as string | undefined) ?? 'final') as CheckpointName;
@@ -68,7 +73,7 @@ export async function run(argv: string[]): Promise<number> {
     if (folds.some((x) => x.fold === f)) throw new SegStudioError('export', `fold ${f} is given twice`, d);
     folds.push({ fold: f, checkpoint: ck });
   }
-  const files = await bundleFromCheckpoints(folds, plans, dataset);
+  const files = await bundleFromCheckpoints(folds, plans, dataset, { weights });
   if (out.toLowerCase().endsWith('.zip')) {
     fs.mkdirSync(path.dirname(out), { recursive: true });
     fs.writeFileSync(out, bundleToZip(files));

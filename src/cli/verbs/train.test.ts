@@ -16,6 +16,8 @@ import { loadCheckpoint } from '../../training/trainer/checkpoint.ts';
 import { tinyPlans } from '../../training/trainer/testing.ts';
 import { run as train } from './train.ts';
 import { run as exportBundle } from './export.ts';
+import { run as predict } from './predict.ts';
+import { DataType, decodeModel } from '../../core/inference/onnx/model.ts';
 
 const CASES = ['hippocampus_003', 'hippocampus_006', 'hippocampus_007', 'hippocampus_008', 'hippocampus_011'];
 
@@ -101,6 +103,24 @@ describeWithData('segstudio train / export (real hippocampus cases)', () => {
     expect(b2.folds).toEqual([0]);
     expect(Array.from(b2.networks[0].bytes)).toEqual(Array.from(bundle.networks[0].bytes));
     await expect(exportBundle([path.join(tmp, 'nope'), '-o', zip])).rejects.toThrow(/nope: folder not found/);
+    // --weights float16: a smaller network that predicts the held-out case like the float32 one
+    const half = path.join(tmp, 'model16');
+    expect(await exportBundle([base, '-o', half, '--weights', 'float16'])).toBe(0);
+    const b3 = await loadBundle(readFolder(half), half);
+    expect(b3.networks[0].bytes.length).toBeLessThan(b2.networks[0].bytes.length);
+    const full = path.join(tmp, 'model32');
+    expect(await exportBundle([base, '-o', full])).toBe(0);
+    const input = path.join(dsDir, 'imagesTr', `${CASES[0]}_0000.nii.gz`);
+    const seg16 = path.join(tmp, 'seg16.nii.gz');
+    const seg32 = path.join(tmp, 'seg32.nii.gz');
+    expect(await predict(['-i', input, '-o', seg16, '-m', half, '--no-tta'])).toBe(0);
+    expect(await predict(['-i', input, '-o', seg32, '-m', full, '--no-tta'])).toBe(0);
+    const [l16, l32] = [seg16, seg32].map((f) => readImageFile(new Uint8Array(fs.readFileSync(f)), f));
+    expect(decodeModel(b3.networks[0].bytes).graph.initializers.some((t) => t.dataType === DataType.FLOAT16)).toBe(true);
+    let same = 0;
+    for (let i = 0; i < l32.data.length; i++) if (l16.data[i] === l32.data[i]) same++;
+    expect(same / l32.data.length).toBeGreaterThanOrEqual(0.999);
+    await expect(exportBundle([base, '-o', half, '--weights', 'float8'])).rejects.toThrow(/--weights must be float32 or float16/);
   }, 240_000);
 
   it('a training process killed (SIGKILL) after checkpoint_latest resumes with --resume at the next epoch', async () => {

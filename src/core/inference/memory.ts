@@ -149,6 +149,8 @@ export function networkCost(model: Uint8Array | OnnxModel, fileName = 'model.onn
     weightBytes += product(t.dims) * 4;
   }
   for (const n of g.nodes) {
+    // weights stored as float16 reach their Conv through a Cast (onnx/float16.ts); it keeps the shape
+    if (n.opType === 'Cast' && n.inputs[0] && dims.has(n.inputs[0]) && n.outputs[0]) dims.set(n.outputs[0], dims.get(n.inputs[0])!);
     if (n.opType === 'Constant') {
       const t = getAttribute(n, 'value')?.t;
       if (t && n.outputs[0]) dims.set(n.outputs[0], t.dims);

@@ -12,6 +12,7 @@ import { createBundle, type DatasetJson } from '../../core/inference/bundle.ts';
 import { OnnxGraphBuilder } from '../../core/inference/onnx/builder.ts';
 import { encodeModel } from '../../core/inference/onnx/model.ts';
 import { rewriteConvTransposeReport } from '../../core/inference/onnx/rewrite.ts';
+import { storeWeightsAsFloat16 } from '../../core/inference/onnx/float16.ts';
 import type { Plans } from '../../core/planning/plans.ts';
 import type { PlainConvUNet, UNetConfig } from '../nn/plainConvUNet.ts';
 import type { CheckpointData } from './checkpoint.ts';
@@ -26,6 +27,8 @@ export interface OnnxExportOptions {
   /** graph input / output names (default 'input' / 'logits') */
   inputName?: string;
   outputName?: string;
+  /** 'float16': store the weights as float16 + Cast (half the file; the network still computes in float32) */
+  weights?: 'float32' | 'float16';
 }
 
 /** Builds the ONNX model of a PlainConvUNet from its configuration and PyTorch-named weights. */
@@ -73,10 +76,11 @@ export function unetToOnnx(cfg: UNetConfig, weights: StateDict, patchSize: numbe
     docString: 'nnU-Net PlainConvUNet trained with SegStudio (highest-resolution head only)',
     metadata: { patch_size: JSON.stringify(patchSize), num_classes: String(cfg.numClasses), ...(opts.metadata ?? {}) },
   });
-  if ((opts.convTranspose ?? 'rewrite') === 'native') return encodeModel(model);
+  const store = (m: typeof model) => encodeModel(opts.weights === 'float16' ? storeWeightsAsFloat16(m).model : m);
+  if ((opts.convTranspose ?? 'rewrite') === 'native') return store(model);
   const rep = rewriteConvTransposeReport(model);
   if (rep.skipped.length) throw new SegStudioError('export', `ConvTranspose ${rep.skipped[0].node} could not be rewritten (${rep.skipped[0].reason})`);
-  return encodeModel(rep.model);
+  return store(rep.model);
 }
 
 /** ONNX bytes of a live network (weights read back from its backend). */
@@ -113,7 +117,7 @@ export async function bundleFromCheckpoints(
   folds: TrainedFold[],
   plans: Plans,
   dataset: DatasetJson,
-  extra: { postprocessing?: unknown } = {},
+  extra: { postprocessing?: unknown; weights?: 'float32' | 'float16' } = {},
 ): Promise<Map<string, Uint8Array>> {
   if (folds.length === 0) throw new SegStudioError('export', 'no trained folds to export');
   const configuration = folds[0].checkpoint.meta.configuration;
@@ -126,7 +130,7 @@ export async function bundleFromCheckpoints(
     if (m.patch_size.join() !== patch.join())
       throw new SegStudioError('export', `fold ${f.fold} has patch size [${m.patch_size}], fold ${folds[0].fold} [${patch}]`);
     if (nets.has(f.fold)) throw new SegStudioError('export', `fold ${f.fold} given twice`);
-    nets.set(f.fold, checkpointToOnnx(f.checkpoint));
+    nets.set(f.fold, checkpointToOnnx(f.checkpoint, { weights: extra.weights }));
   }
   const cfg = plans.configurations[configuration];
   if (!cfg) throw new SegStudioError('export', `plans have no configuration '${configuration}'`, 'plans.json');
