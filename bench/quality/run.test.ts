@@ -9,6 +9,16 @@ describe('bench:quality options', () => {
     expect([o.epochs, o.iterations, o.valIterations]).toEqual([1000, 250, 50]);
     expect(o.folds).toEqual([0, 1, 2, 3, 4]);
     expect(o.datasets).toEqual(['hippocampus', 'isbi']);
+    expect([o.plans, o.lr, o.parallel]).toEqual([undefined, undefined, 1]);
+  });
+
+  it('takes a reduced plans file, a learning rate and a number of folds trained at once', () => {
+    const o = parseCli(['--plans', 'p/cpu.json', '--lr', '0.02', '--parallel', '5']);
+    expect(o.plans).toMatch(/p[\\/]cpu\.json$/);
+    expect(o.plans!.startsWith('/')).toBe(true);
+    expect([o.lr, o.parallel]).toEqual([0.02, 5]);
+    expect(() => parseCli(['--lr', '2'])).toThrow(/--lr expects a learning rate/);
+    expect(() => parseCli(['--parallel', '0'])).toThrow(/positive integer/);
   });
 
   it('scales validation iterations with a short schedule (iterations / 5, at least 1) and parses lists', () => {
@@ -41,7 +51,7 @@ describe('bench:quality extrapolation and report', () => {
   it('puts our Dice beside the published figure and states the schedule', () => {
     const r: DatasetResult = {
       dataset: 'Dataset004_Hippocampus',
-      schedule: { epochs: 2, iterations: 5, valIterations: 1, folds: [0], configs: ['3d_fullres'] },
+      schedule: { epochs: 2, iterations: 5, valIterations: 1, folds: [0], configs: ['3d_fullres'], plans: 'nnUNetPlansCPU', lr: 0.02 },
       folds: [{ configuration: '3d_fullres', fold: 0, wallSeconds: 90, secondsPerIteration: 1.5, backend: 'cpu-fast', reused: false, foregroundDice: 0.5 }],
       best: 'nnUNetTrainer__nnUNetPlans__3d_fullres',
       postprocessing: [],
@@ -57,7 +67,7 @@ describe('bench:quality extrapolation and report', () => {
     expect(md).toContain('| Anterior | 0.6123 | 0.6235 | 0.90 |');
     expect(md).toContain('| Posterior | 0.5000 | – | 0.89 |');
     expect(md).toContain('| foreground mean | 0.5562 | 0.6000 | 0.895 |');
-    expect(md).toContain('2 epochs × 5 iterations');
+    expect(md).toContain('2 epochs × 5 iterations (+ 1 validation iterations per epoch), initial learning rate 0.02, folds 0, configurations 3d_fullres of plans nnUNetPlansCPU');
     expect(md).toContain('| 3d_fullres | 0 | 1.5 min | 1.50 | cpu-fast | 0.5000 |');
     // 1.5 s × 300 000 = 125 h per fold, 625 h for 5 folds
     expect(md).toContain('125 h per fold, 625 h for 5 folds × 1 configuration(s)');

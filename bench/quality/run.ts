@@ -1,5 +1,9 @@
 // `npm run bench:quality -- [--dataset hippocampus|isbi|all] [--epochs N] [--iterations N] [--val-iterations N]
-//                          [--folds 0,1,2,3,4] [--configs 3d_fullres,2d] [--out DIR] [--backend auto|cpu|webgpu]`
+//                          [--folds 0,1,2,3,4] [--configs 3d_fullres,2d] [--out DIR] [--backend auto|cpu|webgpu]
+//                          [--plans PLANS.json] [--lr X] [--parallel N]`
+// --plans: a (reduced) plans file instead of planning now (e.g. smaller features / batch / patch for a CPU budget);
+// --lr: initial learning rate; --parallel N: train N folds at once, one onnxruntime thread each (on a shared
+// multi-core CPU this keeps every core busy without thread-pool synchronisation; docs/quality.md).
 // The quality benchmark of issue 6: for Dataset004_Hippocampus and Dataset901_ISBI2012EM from ../shared/data,
 // plan → train every fold × configuration with the given schedule (the `segstudio train` CLI, a child process
 // per fold, the trainer's automatic backend) → find-best (cross-validation merge, best configuration,
@@ -65,6 +69,11 @@ export interface QualityOptions {
   configs?: string[];
   out: string;
   backend?: string;
+  /** plans file to use instead of planning (its plans_name names the results folder, as in nnU-Net) */
+  plans?: string;
+  lr?: number;
+  /** folds trained at the same time (each with SEGSTUDIO_ORT_THREADS=1 when > 1) */
+  parallel: number;
   log: (s: string) => void;
 }
 
@@ -74,7 +83,7 @@ export function parseCli(argv: string[]): QualityOptions {
     if (i < 0) return undefined;
     return argv[i].includes('=') ? argv[i].slice(argv[i].indexOf('=') + 1) : argv[i + 1];
   };
-  const known = new Set(['--dataset', '--epochs', '--iterations', '--val-iterations', '--folds', '--configs', '--out', '--backend']);
+  const known = new Set(['--dataset', '--epochs', '--iterations', '--val-iterations', '--folds', '--configs', '--out', '--backend', '--plans', '--lr', '--parallel']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i].split('=')[0];
     if (a.startsWith('--')) {
@@ -108,17 +117,26 @@ export function parseCli(argv: string[]): QualityOptions {
     configs: get('--configs')?.split(',').filter(Boolean),
     out: path.resolve(get('--out') ?? path.join(repoRoot, 'bench/out')),
     backend: get('--backend'),
+    plans: get('--plans') === undefined ? undefined : path.resolve(get('--plans')!),
+    lr: (() => {
+      const v = get('--lr');
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (!(n > 0 && n < 1)) throw new Error(`bench:quality: --lr expects a learning rate in (0, 1), got '${v}'`);
+      return n;
+    })(),
+    parallel: num('--parallel', 1),
     log: (s) => process.stderr.write(`${s}\n`),
   };
 }
 
 /** Runs the segstudio CLI in a child process; its stderr goes to `logFile` (and ours, prefixed). */
-function cli(args: string[], logFile: string, log: (s: string) => void): Promise<number> {
+function cli(args: string[], logFile: string, log: (s: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   return new Promise((resolve, reject) => {
     fs.mkdirSync(path.dirname(logFile), { recursive: true });
     const out = fs.createWriteStream(logFile, { flags: 'a' });
     out.write(`$ segstudio ${args.join(' ')}\n`);
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     const onData = (d: Buffer) => {
       out.write(d);
@@ -139,6 +157,8 @@ function cli(args: string[], logFile: string, log: (s: string) => void): Promise
 
 interface FoldState {
   epochs: number;
+  /** initial learning rate (undefined: the trainer's default 0.01) */
+  lr?: number;
   iterations: number;
   valIterations: number;
   done: boolean;
@@ -173,7 +193,7 @@ function backendOf(logFile: string): string | undefined {
 
 export interface DatasetResult {
   dataset: string;
-  schedule: { epochs: number; iterations: number; valIterations: number; folds: number[]; configs: string[] };
+  schedule: { epochs: number; iterations: number; valIterations: number; folds: number[]; configs: string[]; plans?: string; lr?: number };
   folds: { configuration: string; fold: number; wallSeconds: number; secondsPerIteration: number | null; backend: string | null; reused: boolean; foregroundDice: number | null }[];
   best: string | null;
   postprocessing: string[];
@@ -207,13 +227,18 @@ async function runDataset(spec: DatasetSpec, o: QualityOptions): Promise<Dataset
   const resultsRoot = path.join(work, 'results');
   const logs = path.join(work, 'logs');
   fs.mkdirSync(logs, { recursive: true });
-  const plansFile = path.join(plansDir, 'nnUNetPlans.json');
-  if (!fs.existsSync(plansFile)) {
+  const plansFile = o.plans ?? path.join(plansDir, 'nnUNetPlans.json');
+  if (o.plans) {
+    if (!fs.existsSync(o.plans)) throw new Error(`bench:quality: plans file not found: ${o.plans}`);
+    o.log(`[${spec.key}] plans: ${o.plans}`);
+  } else if (!fs.existsSync(plansFile)) {
     o.log(`[${spec.key}] plan`);
     const code = await cli(['plan', datasetDir, '-o', plansDir], path.join(logs, 'plan.log'), o.log);
     if (code !== 0) throw new Error(`plan failed (exit ${code}); see ${path.join(logs, 'plan.log')}`);
   } else o.log(`[${spec.key}] plan: reusing ${plansFile}`);
-  const plans = readJson<{ configurations: Record<string, unknown> }>(plansFile)!;
+  const plans = readJson<{ configurations: Record<string, unknown>; plans_name?: string }>(plansFile);
+  if (!plans?.configurations) throw new Error(`bench:quality: not a plans file: ${plansFile}`);
+  const plansName = plans.plans_name ?? 'nnUNetPlans';
   const wanted = o.configs ?? spec.configs;
   const configs = wanted.filter((c) => c in plans.configurations);
   for (const c of wanted) if (!configs.includes(c)) o.log(`[${spec.key}] configuration ${c} is not in the plans: skipped`);
@@ -223,48 +248,60 @@ async function runDataset(spec: DatasetSpec, o: QualityOptions): Promise<Dataset
   const state: Record<string, FoldState> = readJson(stateFile) ?? {};
   const saveState = () => fs.writeFileSync(stateFile, JSON.stringify(state, null, 1) + '\n');
   const foldRows: DatasetResult['folds'] = [];
-  const modelDir = (c: string) => path.join(resultsRoot, spec.folder, `nnUNetTrainer__nnUNetPlans__${c}`);
-  for (const c of configs) {
-    for (const f of o.folds) {
-      const key = `${c}/fold_${f}`;
-      const foldDir = path.join(modelDir(c), `fold_${f}`);
-      const sameSchedule = (s?: FoldState) => !!s && s.epochs === o.epochs && s.iterations === o.iterations && s.valIterations === o.valIterations;
-      const s = state[key];
-      const summary = path.join(foldDir, 'validation', 'summary.json');
-      let reused = false;
-      if (sameSchedule(s) && s.done && fs.existsSync(summary)) {
-        o.log(`[${spec.key}] ${key}: finished earlier with this schedule, reused`);
-        reused = true;
-      } else {
-        // an interrupted fold with this schedule continues from its checkpoint (src/node/trainerFiles.ts names)
-        const resume = sameSchedule(s) && ['checkpoint_latest.json', 'checkpoint_final.json'].some((n) => fs.existsSync(path.join(foldDir, n)));
-        if (!sameSchedule(s)) {
-          // a different schedule: start this fold from scratch
-          fs.rmSync(foldDir, { recursive: true, force: true });
-          state[key] = { epochs: o.epochs, iterations: o.iterations, valIterations: o.valIterations, done: false, wallSeconds: 0 };
-        }
-        const args = ['train', datasetDir, '-c', c, '-f', String(f), '-o', resultsRoot, '--plans', plansFile, '--epochs', String(o.epochs), '--iterations', String(o.iterations), '--val-iterations', String(o.valIterations)];
-        if (o.backend) args.push('--backend', o.backend);
-        if (resume) args.push('--resume');
-        o.log(`[${spec.key}] ${key}: train ${o.epochs} × ${o.iterations}${resume ? ' (resuming)' : ''}`);
-        const t0 = performance.now();
-        const code = await cli(args, path.join(logs, `train_${c}_fold${f}.log`), o.log);
-        state[key].wallSeconds += (performance.now() - t0) / 1000;
-        saveState();
-        if (code !== 0) throw new Error(`train ${key} failed (exit ${code}); see ${path.join(logs, `train_${c}_fold${f}.log`)}`);
-        state[key].done = fs.existsSync(summary);
-        if (!state[key].done) throw new Error(`train ${key} wrote no ${summary}`);
+  const modelDir = (c: string) => path.join(resultsRoot, spec.folder, `nnUNetTrainer__${plansName}__${c}`);
+  const jobs: { c: string; f: number }[] = configs.flatMap((c) => o.folds.map((f) => ({ c, f })));
+  const childEnv = o.parallel > 1 ? { ...process.env, SEGSTUDIO_ORT_THREADS: '1' } : process.env;
+  const trainFold = async ({ c, f }: { c: string; f: number }) => {
+    const key = `${c}/fold_${f}`;
+    const foldDir = path.join(modelDir(c), `fold_${f}`);
+    const sameSchedule = (s?: FoldState) => !!s && s.epochs === o.epochs && s.iterations === o.iterations && s.valIterations === o.valIterations && s.lr === o.lr;
+    const s = state[key];
+    const summary = path.join(foldDir, 'validation', 'summary.json');
+    let reused = false;
+    if (sameSchedule(s) && s.done && fs.existsSync(summary)) {
+      o.log(`[${spec.key}] ${key}: finished earlier with this schedule, reused`);
+      reused = true;
+    } else {
+      // an interrupted fold with this schedule continues from its checkpoint (src/node/trainerFiles.ts names)
+      const resume = sameSchedule(s) && ['checkpoint_latest.json', 'checkpoint_final.json'].some((n) => fs.existsSync(path.join(foldDir, n)));
+      if (!sameSchedule(s)) {
+        // a different schedule: start this fold from scratch
+        fs.rmSync(foldDir, { recursive: true, force: true });
+        state[key] = { epochs: o.epochs, iterations: o.iterations, valIterations: o.valIterations, lr: o.lr, done: false, wallSeconds: 0 };
       }
-      const times = epochTimes(path.join(foldDir, 'training_log.txt'));
-      const st = state[key];
-      // trainer epoch times include its validation iterations; without them, fall back to wall time
-      st.secondsPerIteration = times.length ? times.reduce((a, b) => a + b, 0) / (times.length * (o.iterations + o.valIterations)) : st.wallSeconds / (o.epochs * (o.iterations + o.valIterations));
-      st.backend = backendOf(path.join(logs, `train_${c}_fold${f}.log`)) ?? st.backend;
+      const args = ['train', datasetDir, '-c', c, '-f', String(f), '-o', resultsRoot, '--plans', plansFile, '--epochs', String(o.epochs), '--iterations', String(o.iterations), '--val-iterations', String(o.valIterations)];
+      if (o.backend) args.push('--backend', o.backend);
+      if (o.lr !== undefined) args.push('--lr', String(o.lr));
+      if (resume) args.push('--resume');
+      o.log(`[${spec.key}] ${key}: train ${o.epochs} × ${o.iterations}${resume ? ' (resuming)' : ''}`);
+      const t0 = performance.now();
+      const code = await cli(args, path.join(logs, `train_${c}_fold${f}.log`), o.log, childEnv);
+      state[key].wallSeconds += (performance.now() - t0) / 1000;
       saveState();
-      const val = readJson<{ foreground_mean?: { Dice?: number } }>(summary);
-      foldRows.push({ configuration: c, fold: f, wallSeconds: st.wallSeconds, secondsPerIteration: st.secondsPerIteration ?? null, backend: st.backend ?? null, reused, foregroundDice: val?.foreground_mean?.Dice ?? null });
+      if (code !== 0) throw new Error(`train ${key} failed (exit ${code}); see ${path.join(logs, `train_${c}_fold${f}.log`)}`);
+      state[key].done = fs.existsSync(summary);
+      if (!state[key].done) throw new Error(`train ${key} wrote no ${summary}`);
     }
-  }
+    const times = epochTimes(path.join(foldDir, 'training_log.txt'));
+    const st = state[key];
+    // trainer epoch times include its validation iterations; without them, fall back to wall time
+    st.secondsPerIteration = times.length ? times.reduce((a, b) => a + b, 0) / (times.length * (o.iterations + o.valIterations)) : st.wallSeconds / (o.epochs * (o.iterations + o.valIterations));
+    st.backend = backendOf(path.join(logs, `train_${c}_fold${f}.log`)) ?? st.backend;
+    saveState();
+    const val = readJson<{ foreground_mean?: { Dice?: number } }>(summary);
+    return { configuration: c, fold: f, wallSeconds: st.wallSeconds, secondsPerIteration: st.secondsPerIteration ?? null, backend: st.backend ?? null, reused, foregroundDice: val?.foreground_mean?.Dice ?? null };
+  };
+  // up to `parallel` folds at once; rows keep the configuration × fold order
+  const rows: DatasetResult['folds'][number][] = new Array(jobs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const i = next++;
+      rows[i] = await trainFold(jobs[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(o.parallel, jobs.length) }, worker));
+  foldRows.push(...rows);
 
   o.log(`[${spec.key}] find-best (folds ${o.folds.join(',')}; configurations ${configs.join(', ')})`);
   const { findBestConfiguration, readDatasetJson } = await import('../../src/node/crossval.ts');
@@ -274,6 +311,7 @@ async function runDataset(spec: DatasetSpec, o: QualityOptions): Promise<Dataset
     datasetDir,
     folds: o.folds,
     configurations: configs,
+    plans: [plansName],
     allowEnsembles: false,
     exportBundle: path.join(work, 'best_bundle.zip'),
     log: o.log,
@@ -289,7 +327,7 @@ async function runDataset(spec: DatasetSpec, o: QualityOptions): Promise<Dataset
   const spi = trained.length ? trained.reduce((a, r) => a + r.secondsPerIteration!, 0) / trained.length : NaN;
   return {
     dataset: spec.folder,
-    schedule: { epochs: o.epochs, iterations: o.iterations, valIterations: o.valIterations, folds: o.folds, configs },
+    schedule: { epochs: o.epochs, iterations: o.iterations, valIterations: o.valIterations, folds: o.folds, configs, plans: plansName, lr: o.lr ?? 0.01 },
     folds: foldRows,
     best: fb.results[fb.bestIndex]?.identifier ?? null,
     postprocessing: fb.postprocessing.pp.postprocessing_fns.map((s) => `${s.fn} ${JSON.stringify(s.labels_or_regions)}`),
@@ -312,7 +350,7 @@ export function toMarkdown(results: DatasetResult[], meta: Record<string, unknow
     }
     const s = r.schedule;
     lines.push(
-      `Schedule: ${s.epochs} epochs × ${s.iterations} iterations (+ ${s.valIterations} validation iterations per epoch), folds ${s.folds.join(',')}, configurations ${s.configs.join(', ')}` +
+      `Schedule: ${s.epochs} epochs × ${s.iterations} iterations (+ ${s.valIterations} validation iterations per epoch)${s.lr !== undefined ? `, initial learning rate ${s.lr}` : ''}, folds ${s.folds.join(',')}, configurations ${s.configs.join(', ')}${s.plans ? ` of plans ${s.plans}` : ''}` +
         ` (nnU-Net: ${NNUNET_EPOCHS} × ${NNUNET_ITERATIONS}, 5 folds). Best: ${r.best}; postprocessing: ${r.postprocessing.length ? r.postprocessing.join('; ') : 'none'}.`,
       '',
       `| label | SegStudio Dice (CV, before pp) | SegStudio Dice (after pp) | nnU-Net published |`,
