@@ -45,6 +45,10 @@ export interface HippoOptions {
   note?: string;
   /** the folds' validation predictions were made without mirroring TTA (bench/quality/validateFolds.ts --no-tta) */
   cvNoTta?: boolean;
+  /** what else ran on the machine while the folds trained (model card → training.machine) */
+  machine?: string;
+  /** model card version */
+  version?: string;
   /** how the shipped ONNX files store their weights (default float16: half the download, float32 compute) */
   weights?: 'float32' | 'float16';
 }
@@ -66,6 +70,8 @@ function parse(argv: string[]): HippoOptions {
     report: path.resolve(get('--report') ?? path.join(repoRoot, 'bench/out/quality-hippocampus')),
     command: get('--command') ?? '',
     note: get('--note'),
+    machine: get('--machine'),
+    version: get('--version'),
     cvNoTta: argv.includes('--cv-no-tta'),
     weights: (get('--weights') ?? 'float16') as 'float32' | 'float16',
   };
@@ -227,7 +233,7 @@ function buildCard(o: HippoOptions, x: {
   const f0 = x.folds[0];
   return {
     name: 'Hippocampus (MSD Task04), SegStudio-trained',
-    version: '1',
+    version: o.version ?? '1',
     summary: `Anterior and posterior hippocampus in hippocampus-centred T1 MRI crops. ${x.folds.length}-fold nnU-Net ${o.config} ensemble trained in SegStudio on a CPU; cross-validation Dice ${x.rows.map((r) => `${r.label.toLowerCase()} ${r.after.toFixed(2)}`).join(', ')}.`,
     task: 'segment the anterior (label 1) and posterior (label 2) hippocampus',
     intended_use: 'Demonstrating and benchmarking SegStudio (research and education). Not a medical device; not for clinical use or diagnosis.',
@@ -268,7 +274,7 @@ function buildCard(o: HippoOptions, x: {
         seconds_per_iteration: r4(f.secondsPerIteration),
         validation_dice_fg_mean: f.validationDice,
       })),
-      machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, shared with other jobs`,
+      machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${o.machine ?? 'shared with other jobs'}`,
       cases: x.cases,
     },
     evaluation: {
