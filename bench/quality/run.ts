@@ -252,7 +252,8 @@ async function runDataset(spec: DatasetSpec, o: QualityOptions): Promise<Dataset
   const jobs: { c: string; f: number }[] = configs.flatMap((c) => o.folds.map((f) => ({ c, f })));
   const childEnv = o.parallel > 1 ? { ...process.env, SEGSTUDIO_ORT_THREADS: '1' } : process.env;
   const trainFold = async ({ c, f }: { c: string; f: number }) => {
-    const key = `${c}/fold_${f}`;
+    // state is per plans too: folds of another (e.g. reduced) plans file live in another results folder
+    const key = plansName === 'nnUNetPlans' ? `${c}/fold_${f}` : `${plansName}/${c}/fold_${f}`;
     const foldDir = path.join(modelDir(c), `fold_${f}`);
     const sameSchedule = (s?: FoldState) => !!s && s.epochs === o.epochs && s.iterations === o.iterations && s.valIterations === o.valIterations && s.lr === o.lr;
     const s = state[key];
